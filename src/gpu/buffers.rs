@@ -1,0 +1,127 @@
+//! Typed buffers: size-checked storage allocation, upload, per-dispatch
+//! uniform parameters, and readback of small records.
+
+use super::{Gpu, GpuError};
+use bytemuck::Pod;
+use wgpu::util::DeviceExt;
+
+const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+impl Gpu {
+    /// The largest storage binding (and buffer) this device allows, in bytes.
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
+    }
+
+    /// Refuses `bytes` for `what` before allocating when it exceeds a limit.
+    pub fn check_binding(&self, what: &str, bytes: u64, hint: &str) -> Result<(), GpuError> {
+        let (allowed, limit) =
+            if self.limits.max_storage_buffer_binding_size < self.limits.max_buffer_size {
+                (
+                    self.limits.max_storage_buffer_binding_size,
+                    "max_storage_buffer_binding_size",
+                )
+            } else {
+                (self.limits.max_buffer_size, "max_buffer_size")
+            };
+        if bytes > allowed {
+            return Err(GpuError::TooLarge {
+                what: what.to_string(),
+                bytes,
+                allowed,
+                limit,
+                hint: hint.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A zeroed storage buffer of `bytes` (rounded up to 16), labelled `label`.
+    pub fn storage(&self, label: &str, bytes: u64) -> Result<wgpu::Buffer, GpuError> {
+        let size = bytes.max(16).next_multiple_of(16);
+        self.check_binding(label, size, "")?;
+        self.scoped(label, || {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage: STORAGE,
+                mapped_at_creation: false,
+            })
+        })
+    }
+
+    /// A storage buffer holding `data`.
+    pub fn storage_from<T: Pod>(&self, label: &str, data: &[T]) -> Result<wgpu::Buffer, GpuError> {
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        self.check_binding(label, bytes.len() as u64, "")?;
+        let buf = self.storage(label, bytes.len() as u64)?;
+        self.queue.write_buffer(&buf, 0, bytes);
+        Ok(buf)
+    }
+
+    /// A small uniform buffer holding one parameter struct.
+    pub fn uniform<T: Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::bytes_of(value),
+                usage: wgpu::BufferUsages::UNIFORM,
+            })
+    }
+
+    /// Copies `count` elements of `T` from `buffer` (starting at element
+    /// `offset`) back to the host. Submits and waits.
+    pub fn read<T: Pod>(
+        &self,
+        what: &str,
+        buffer: &wgpu::Buffer,
+        offset: u64,
+        count: usize,
+    ) -> Result<Vec<T>, GpuError> {
+        let elem = std::mem::size_of::<T>() as u64;
+        let bytes = count as u64 * elem;
+        if bytes == 0 {
+            return Ok(Vec::new());
+        }
+        let padded = bytes.next_multiple_of(4);
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(&format!("readback {what}")),
+            size: padded,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(buffer, offset * elem, &staging, 0, padded);
+        self.scoped(what, || self.queue.submit([enc.finish()]))?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait()?;
+        let fail = |d: String| GpuError::Readback {
+            what: what.to_string(),
+            detail: d,
+        };
+        rx.recv()
+            .map_err(|e| fail(e.to_string()))?
+            .map_err(|e| fail(e.to_string()))?;
+        let view = staging
+            .get_mapped_range(..)
+            .map_err(|e| fail(e.to_string()))?;
+        let out: Vec<T> = bytemuck::pod_collect_to_vec(&view[..bytes as usize]);
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+
+    /// Submits one command buffer inside error scopes naming `what`.
+    pub fn submit(&self, what: &str, enc: wgpu::CommandEncoder) -> Result<(), GpuError> {
+        self.scoped(what, || {
+            self.queue.submit([enc.finish()]);
+        })
+    }
+}

@@ -1,0 +1,271 @@
+//! The shader registry (one WGSL file per kernel family) and a pipeline cache
+//! keyed by (shader, entry point, override constants), so every pipeline is
+//! compiled once per process.
+
+use super::{Gpu, GpuError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Philox core shared by every shader that draws random numbers.
+pub const PHILOX_WGSL: &str = include_str!("../../shaders/philox.wgsl");
+/// Portable multiply-high from 16-bit halves.
+pub const MULHI_PORTABLE_WGSL: &str = include_str!("../../shaders/mulhi_portable.wgsl");
+/// Multiply-high through u64 (SHADER_INT64).
+pub const MULHI_INT64_WGSL: &str = include_str!("../../shaders/mulhi_int64.wgsl");
+
+/// A kernel family: one WGSL file under `shaders/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Shader {
+    /// Raw Philox fills (tests and benchmarks).
+    Philox,
+    /// Elementwise init distributions.
+    Init,
+    /// Haar-orthogonal weights from Householder reflectors.
+    Orthogonal,
+    /// GEMM in the three orientations.
+    Matmul,
+    /// Activation forward and derivative.
+    Activation,
+    /// Loss value gradient.
+    Loss,
+    /// Statistics reductions and histograms.
+    Reduce,
+}
+
+impl Shader {
+    /// The family's file name (for error messages).
+    pub fn file(self) -> &'static str {
+        match self {
+            Shader::Philox => "philox_fill.wgsl",
+            Shader::Init => "init.wgsl",
+            Shader::Orthogonal => "orthogonal.wgsl",
+            Shader::Matmul => "matmul.wgsl",
+            Shader::Activation => "activation.wgsl",
+            Shader::Loss => "loss.wgsl",
+            Shader::Reduce => "reduce.wgsl",
+        }
+    }
+
+    fn body(self) -> &'static str {
+        match self {
+            Shader::Philox => include_str!("../../shaders/philox_fill.wgsl"),
+            Shader::Init => include_str!("../../shaders/init.wgsl"),
+            Shader::Orthogonal => include_str!("../../shaders/orthogonal.wgsl"),
+            Shader::Matmul => include_str!("../../shaders/matmul.wgsl"),
+            Shader::Activation => include_str!("../../shaders/activation.wgsl"),
+            Shader::Loss => include_str!("../../shaders/loss.wgsl"),
+            Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
+        }
+    }
+
+    fn uses_philox(self) -> bool {
+        matches!(self, Shader::Philox | Shader::Init | Shader::Orthogonal)
+    }
+
+    /// Full WGSL source; WGSL has no `#include`, so shared code is joined here.
+    pub fn source(self, int64: bool) -> String {
+        let mut s = String::new();
+        if self.uses_philox() {
+            s.push_str(if int64 {
+                MULHI_INT64_WGSL
+            } else {
+                MULHI_PORTABLE_WGSL
+            });
+            s.push('\n');
+            s.push_str(PHILOX_WGSL);
+            s.push('\n');
+        }
+        s.push_str(self.body());
+        s
+    }
+}
+
+/// Cache key of a compiled pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PipelineKey {
+    shader: Shader,
+    int64: bool,
+    entry: String,
+    constants: Vec<(String, u64)>,
+}
+
+/// Compiled modules and pipelines of one device.
+#[derive(Default)]
+pub(crate) struct PipelineCache {
+    modules: Mutex<HashMap<(Shader, bool), Arc<wgpu::ShaderModule>>>,
+    pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
+    compiled: Mutex<usize>,
+}
+
+/// Workgroup-size override constants are named `WG` (x) by convention.
+const WG_CONSTANT: &str = "WG";
+
+impl Gpu {
+    /// The pipeline for `entry` of `shader` specialised by override constants,
+    /// compiled on first use. `int64` selects the SHADER_INT64 multiply-high
+    /// (ignored when the device lacks it).
+    pub fn pipeline(
+        &self,
+        shader: Shader,
+        entry: &str,
+        constants: &[(&str, f64)],
+        int64: bool,
+    ) -> Result<Arc<wgpu::ComputePipeline>, GpuError> {
+        let int64 = int64 && self.has_int64() && shader.uses_philox();
+        let key = PipelineKey {
+            shader,
+            int64,
+            entry: entry.to_string(),
+            constants: constants
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_bits()))
+                .collect(),
+        };
+        if let Some(p) = self.lock_pipelines().get(&key) {
+            return Ok(p.clone());
+        }
+        self.check_workgroup(shader, entry, constants)?;
+        let module = self.module(shader, int64)?;
+        let label = format!("{}:{entry}", shader.file());
+        let pipeline = self
+            .scoped(&label, || {
+                self.device
+                    .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                        label: Some(&label),
+                        layout: None,
+                        module: &module,
+                        entry_point: Some(entry),
+                        compilation_options: wgpu::PipelineCompilationOptions {
+                            constants,
+                            zero_initialize_workgroup_memory: false,
+                        },
+                        cache: None,
+                    })
+            })
+            .map_err(|e| GpuError::Shader {
+                kernel: label.clone(),
+                detail: e.to_string(),
+            })?;
+        let pipeline = Arc::new(pipeline);
+        self.lock_pipelines().insert(key, pipeline.clone());
+        if let Ok(mut n) = self.pipelines.compiled.lock() {
+            *n += 1;
+        }
+        Ok(pipeline)
+    }
+
+    /// How many pipelines this process compiled so far (for the no-waste checks).
+    pub fn pipelines_compiled(&self) -> usize {
+        self.pipelines.compiled.lock().map(|n| *n).unwrap_or(0)
+    }
+
+    fn lock_pipelines(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>> {
+        // A poisoned lock only means another thread panicked mid-insert; the map is still usable.
+        self.pipelines
+            .pipelines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn module(&self, shader: Shader, int64: bool) -> Result<Arc<wgpu::ShaderModule>, GpuError> {
+        let mut modules = self
+            .pipelines
+            .modules
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = modules.get(&(shader, int64)) {
+            return Ok(m.clone());
+        }
+        let src = shader.source(int64);
+        let m = self
+            .scoped(shader.file(), || {
+                self.device
+                    .create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(shader.file()),
+                        source: wgpu::ShaderSource::Wgsl(src.into()),
+                    })
+            })
+            .map_err(|e| GpuError::Shader {
+                kernel: shader.file().into(),
+                detail: e.to_string(),
+            })?;
+        let m = Arc::new(m);
+        modules.insert((shader, int64), m.clone());
+        Ok(m)
+    }
+
+    fn check_workgroup(
+        &self,
+        shader: Shader,
+        entry: &str,
+        c: &[(&str, f64)],
+    ) -> Result<(), GpuError> {
+        let Some((_, wg)) = c.iter().find(|(k, _)| *k == WG_CONSTANT) else {
+            return Ok(());
+        };
+        let wg = *wg as u32;
+        let max = self
+            .limits
+            .max_compute_invocations_per_workgroup
+            .min(self.limits.max_compute_workgroup_size_x);
+        if wg == 0 || wg > max {
+            return Err(GpuError::Shader {
+                kernel: format!("{}:{entry}", shader.file()),
+                detail: format!(
+                    "workgroup size {wg} exceeds this adapter's limit of {max} invocations"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// A bind group for group 0 of `pipeline`, binding `resources` in order.
+    pub fn bind(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        label: &str,
+        resources: &[wgpu::BindingResource<'_>],
+    ) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: r.clone(),
+            })
+            .collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(label),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        })
+    }
+
+    /// Splits `n` workgroups into an (x, y) grid within the per-dimension limit.
+    /// Kernels rebuild the linear index as `wid.y * num_workgroups.x + wid.x`
+    /// and skip indices ≥ n.
+    pub fn grid(&self, n: u32) -> (u32, u32) {
+        let max = self.limits.max_compute_workgroups_per_dimension.max(1);
+        if n <= max {
+            (n.max(1), 1)
+        } else {
+            (max, n.div_ceil(max))
+        }
+    }
+
+    /// Records one dispatch of `n` linear workgroups into `pass`.
+    pub fn dispatch(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        pipeline: &wgpu::ComputePipeline,
+        group: &wgpu::BindGroup,
+        n: u32,
+    ) {
+        let (x, y) = self.grid(n);
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, group, &[]);
+        pass.dispatch_workgroups(x, y, 1);
+    }
+}

@@ -1,0 +1,13 @@
+//! initscope: weight-initialization and gradient-flow experiments on the GPU.
+//!
+//! A JSON manifest describes deep stacks of linear layers and what to compare;
+//! WGSL compute shaders generate the weights (Philox4x32-10), run the forward
+//! and backward passes and reduce per-layer statistics; the host writes
+//! `results.json`, `summary.csv`, PNG plots and an HTML report.
+
+pub mod activation;
+pub mod gpu;
+pub mod record;
+pub mod rng;
+pub mod spec;
+pub mod suggest;

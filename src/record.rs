@@ -1,0 +1,190 @@
+//! The records written to `results.json`: per-tensor statistics, per-layer
+//! entries, run summaries and the document itself (schema in the README).
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the `results.json` schema. Bump on any rename or change of meaning.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A fixed-bin histogram over `[lo, hi]` of the finite values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub lo: f64,
+    pub hi: f64,
+    pub counts: Vec<u64>,
+}
+
+/// Statistics of one tensor, reduced on the GPU. NaN and Inf are counted
+/// and excluded from every other field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TensorStats {
+    /// Number of elements, NaN and Inf included.
+    pub count: u64,
+    pub mean: f64,
+    /// Unbiased sample std (as `torch.Tensor.std()`), over finite elements.
+    pub std: f64,
+    pub min: f64,
+    pub max: f64,
+    /// L2 (Frobenius) norm over finite elements, computed with a scaled sum of squares.
+    pub norm: f64,
+    pub nan_count: u64,
+    pub inf_count: u64,
+    /// Fraction of elements exactly 0 (activations only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zero_fraction: Option<f64>,
+    /// Fraction with |a| > `stats.saturation_threshold` (activations only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saturated_fraction: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<Histogram>,
+}
+
+/// Per-layer LSUV outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LsuvRecord {
+    pub iterations: u32,
+    /// Variance of the pre-activation after each iteration's rescale was measured.
+    pub variances: Vec<f64>,
+    pub final_variance: f64,
+    pub converged: bool,
+}
+
+/// One layer's entry in a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerRecord {
+    pub index: usize,
+    pub fan_in: usize,
+    pub fan_out: usize,
+    pub activation: String,
+    /// The init scheme name of the weight.
+    pub init: String,
+    pub weight: TensorStats,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bias: Option<TensorStats>,
+    pub preact: TensorStats,
+    pub act: TensorStats,
+    pub grad_weight: TensorStats,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_bias: Option<TensorStats>,
+    /// Gradient of the loss with respect to this layer's output activation.
+    pub grad_act: TensorStats,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lsuv: Option<LsuvRecord>,
+}
+
+/// Per-run summary and diagnosis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RunSummary {
+    pub loss: f64,
+    /// Std of the input batch.
+    pub input_std: f64,
+    pub final_act_std: f64,
+    /// Mean over layers of ‖dW‖_F.
+    pub mean_grad_norm: f64,
+    /// max/min over layers of ‖dW‖_F (inf when a layer's gradient norm is 0).
+    pub grad_norm_ratio: f64,
+    /// Largest zero fraction of any hidden layer's activation.
+    pub max_dead_fraction: f64,
+    /// Largest saturated fraction of any hidden layer's activation.
+    pub max_saturated_fraction: f64,
+    pub nan_count: u64,
+    pub inf_count: u64,
+    /// Human-readable findings ("vanishing activations", ...); empty when healthy.
+    pub diagnosis: Vec<String>,
+}
+
+/// Wall-clock timings of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Timing {
+    pub init_ms: f64,
+    pub step_ms: f64,
+    pub total_ms: f64,
+}
+
+/// One run's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub id: String,
+    pub label: String,
+    /// The arm (label without the repeat index); repeats share it.
+    pub group: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    pub params: serde_json::Map<String, serde_json::Value>,
+    pub seed: u64,
+    pub repeat: u32,
+    /// Hash of the resolved run configuration (used by `--resume`).
+    pub config_hash: String,
+    /// The resolved configuration of this run.
+    pub config: serde_json::Value,
+    pub layers: Vec<LayerRecord>,
+    pub summary: RunSummary,
+    /// Closed-form predictions, where a theory applies (none for mixtures,
+    /// from_file or LSUV: no number is invented).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theory: Option<Prediction>,
+    pub timing_ms: Timing,
+}
+
+/// The adapter a result was produced on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct AdapterRecord {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+}
+
+/// The tool that wrote the document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolRecord {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for ToolRecord {
+    fn default() -> Self {
+        ToolRecord {
+            name: "initscope".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// The whole `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultsDoc {
+    pub schema_version: u32,
+    pub tool: ToolRecord,
+    pub adapter: AdapterRecord,
+    /// The manifest as given (before variant and sweep expansion).
+    pub manifest: serde_json::Value,
+    pub runs: Vec<RunResult>,
+}
+
+/// Closed-form predictions for one run (see `theory.rs`), one entry per layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Prediction {
+    /// `"linear_exact"` for identity stacks, `"mean_field"` otherwise.
+    pub method: String,
+    /// Predicted variance of each layer's pre-activation, q^l.
+    pub preact_var: Vec<f64>,
+    /// Predicted std of each layer's post-activation output.
+    pub act_std: Vec<f64>,
+    /// Predicted |mean| of each layer's post-activation output.
+    pub act_mean_abs: Vec<f64>,
+    /// Gradient factor χ₁ = σ_w²·E[φ'(√q z)²] of each layer.
+    pub chi1: Vec<f64>,
+    /// Predicted ‖dL/da_l‖ relative to the last layer's (the product of χ factors,
+    /// with the fan ratios), per layer.
+    pub grad_act_norm_rel: Vec<f64>,
+    /// Depth scale ξ = −1/ln χ₁ at the last layer's q, when χ₁ ≠ 1 (∞ at criticality → None).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth_scale: Option<f64>,
+    /// Linear Gaussian stacks: mean of log(‖x_l‖²/E‖x_l‖²) per layer (finite width).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_norm_mean: Option<Vec<f64>>,
+    /// Linear stacks: variance of log‖x_l‖² per layer (0 for orthogonal weights).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_norm_var: Option<Vec<f64>>,
+}
