@@ -7,7 +7,10 @@
 
 pub mod activation;
 pub mod gpu;
+pub mod init;
+pub mod orthogonal;
 pub mod record;
+pub mod reference;
 pub mod rng;
 pub mod spec;
 pub mod suggest;

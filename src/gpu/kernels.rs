@@ -228,11 +228,26 @@ impl Gpu {
         label: &str,
         resources: &[wgpu::BindingResource<'_>],
     ) -> wgpu::BindGroup {
-        let entries: Vec<wgpu::BindGroupEntry> = resources
+        let numbered: Vec<(u32, wgpu::BindingResource)> = resources
             .iter()
             .enumerate()
+            .map(|(i, r)| (i as u32, r.clone()))
+            .collect();
+        self.bind_at(pipeline, label, &numbered)
+    }
+
+    /// A bind group for group 0 of `pipeline` with explicit binding numbers
+    /// (for entry points that use only some of a module's bindings).
+    pub fn bind_at(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        label: &str,
+        resources: &[(u32, wgpu::BindingResource<'_>)],
+    ) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = resources
+            .iter()
             .map(|(i, r)| wgpu::BindGroupEntry {
-                binding: i as u32,
+                binding: *i,
                 resource: r.clone(),
             })
             .collect();
