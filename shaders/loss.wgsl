@@ -1,1 +1,65 @@
-// placeholder-free: filled in below
+// Loss gradients with respect to the output Y (N = batch * width elements),
+// bias gradients (column sums over the batch) and in-place scaling (LSUV).
+
+struct LossParams {
+    n: u32,
+    kind: u32, // 0 mean, 1 mean_square, 2 mse, 3 sum
+    rows: u32,
+    cols: u32,
+    scale: f32,
+    _p0: u32,
+    _p1: u32,
+    _p2: u32,
+}
+
+@group(0) @binding(0) var<uniform> lp: LossParams;
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var<storage, read> target_v: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+override WG: u32 = 64u;
+
+fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+    return (wid.y * nwg.x + wid.x) * WG + lid;
+}
+
+@compute @workgroup_size(WG)
+fn loss_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let e = index(wid, nwg, lid);
+    if (e >= lp.n) {
+        return;
+    }
+    let inv_n = 1.0 / f32(lp.n);
+    switch lp.kind {
+        case 0u: { out[e] = inv_n; }
+        case 1u: { out[e] = 2.0 * y[e] * inv_n; }
+        case 2u: { out[e] = 2.0 * (y[e] - target_v[e]) * inv_n; }
+        default: { out[e] = 1.0; }
+    }
+}
+
+// out[j] = sum_i y[i * cols + j] (bias gradient: the batch sum of dH).
+@compute @workgroup_size(WG)
+fn column_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let j = index(wid, nwg, lid);
+    if (j >= lp.cols) {
+        return;
+    }
+    var s = 0.0;
+    for (var i = 0u; i < lp.rows; i++) {
+        s = s + y[i * lp.cols + j];
+    }
+    out[j] = s;
+}
+
+// out *= scale (in place).
+@compute @workgroup_size(WG)
+fn scale_inplace(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+    let e = index(wid, nwg, lid);
+    if (e < lp.n) {
+        out[e] = out[e] * lp.scale;
+    }
+}

@@ -1,1 +1,258 @@
-// placeholder-free: filled in below
+// Per-tensor statistics, reduced on the GPU in two stages (per-workgroup
+// partial records, then one merge per tensor), and fixed-bin histograms.
+//
+// Numerics: NaN and +-Inf are counted and excluded from every other field.
+// The mean and M2 are merged with Chan's parallel formula; M2 and the sum of
+// squares are kept as (scale, ssq) pairs meaning scale^2 * ssq, as BLAS nrm2
+// does, so 1e-24-scale gradients keep their true norm and 1e18-scale
+// activations do not overflow.
+
+struct Rec {
+    n: u32,      // finite elements
+    nan: u32,
+    inf: u32,
+    zero: u32,
+    sat: u32,
+    _p0: u32,
+    _p1: u32,
+    _p2: u32,
+    mean: f32,
+    m2_s: f32,
+    m2_q: f32,
+    min_v: f32,
+    max_v: f32,
+    nrm_s: f32,
+    nrm_q: f32,
+    _p3: f32,
+}
+
+struct RedParams {
+    n: u32,          // elements of the tensor
+    part_offset: u32,
+    n_parts: u32,
+    out_index: u32,
+    sat: f32,        // saturation threshold on |x|
+    bins: u32,
+    hist_offset: u32,
+    _p0: u32,
+}
+
+@group(0) @binding(0) var<uniform> rp: RedParams;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> parts: array<Rec>;
+@group(0) @binding(3) var<storage, read_write> finals: array<Rec>;
+@group(0) @binding(4) var<storage, read_write> hist: array<atomic<u32>>;
+
+const WGR: u32 = 64u;
+const PT: u32 = 16u;   // elements per invocation
+const LOCAL_BINS: u32 = 256u;
+
+var<workgroup> wrec: array<Rec, WGR>;
+var<workgroup> lhist: array<atomic<u32>, LOCAL_BINS>;
+
+fn empty_rec() -> Rec {
+    return Rec(0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+}
+
+// (s1, q1) + (s2, q2) where each pair means s^2 * q.
+fn add_ssq(s1: f32, q1: f32, s2: f32, q2: f32) -> vec2<f32> {
+    let s = max(s1, s2);
+    if (s == 0.0) {
+        return vec2<f32>(0.0, 0.0);
+    }
+    let r1 = s1 / s;
+    let r2 = s2 / s;
+    return vec2<f32>(s, q1 * r1 * r1 + q2 * r2 * r2);
+}
+
+fn merge(a: Rec, b: Rec) -> Rec {
+    var r: Rec;
+    if (b.n == 0u) {
+        r = a;
+    } else if (a.n == 0u) {
+        r = b;
+    } else {
+        r = a;
+        let n = a.n + b.n;
+        let fa = f32(a.n);
+        let fb = f32(b.n);
+        let delta = b.mean - a.mean;
+        r.n = n;
+        r.mean = a.mean + delta * (fb / f32(n));
+        // Chan: M2 = M2a + M2b + delta^2 * na * nb / n, with t^2 the last term.
+        let t = abs(delta) * (sqrt(fa) * sqrt(fb) / sqrt(f32(n)));
+        let m = add_ssq(a.m2_s, a.m2_q, b.m2_s, b.m2_q);
+        let m2 = add_ssq(m.x, m.y, t, 1.0);
+        r.m2_s = m2.x;
+        r.m2_q = m2.y;
+        let q = add_ssq(a.nrm_s, a.nrm_q, b.nrm_s, b.nrm_q);
+        r.nrm_s = q.x;
+        r.nrm_q = q.y;
+        r.min_v = min(a.min_v, b.min_v);
+        r.max_v = max(a.max_v, b.max_v);
+    }
+    r.nan = a.nan + b.nan;
+    r.inf = a.inf + b.inf;
+    r.zero = a.zero + b.zero;
+    r.sat = a.sat + b.sat;
+    return r;
+}
+
+fn is_finite_bits(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) < 0x7f800000u;
+}
+
+// The record of up to PT elements starting at `first`, stride WGR.
+fn thread_rec(first: u32) -> Rec {
+    var r = empty_rec();
+    var vals: array<f32, PT>;
+    var ok: array<bool, PT>;
+    var amax = 0.0;
+    r.min_v = 3.4e38;
+    r.max_v = -3.4e38;
+    for (var k = 0u; k < PT; k++) {
+        let i = first + k * WGR;
+        ok[k] = false;
+        if (i < rp.n) {
+            let x = src[i];
+            vals[k] = x;
+            let bits = bitcast<u32>(x) & 0x7fffffffu;
+            if (bits > 0x7f800000u) {
+                r.nan += 1u;
+            } else if (bits == 0x7f800000u) {
+                r.inf += 1u;
+            } else {
+                ok[k] = true;
+                r.n += 1u;
+                r.min_v = min(r.min_v, x);
+                r.max_v = max(r.max_v, x);
+                amax = max(amax, abs(x));
+                r.zero += select(0u, 1u, x == 0.0);
+                r.sat += select(0u, 1u, abs(x) > rp.sat);
+            }
+        }
+    }
+    if (r.n == 0u) {
+        r.min_v = 0.0;
+        r.max_v = 0.0;
+        return r;
+    }
+    if (amax == 0.0) {
+        return r; // all zeros: mean 0, M2 0, norm 0
+    }
+    var s1 = 0.0;
+    for (var k = 0u; k < PT; k++) {
+        if (ok[k]) {
+            s1 += vals[k] / amax;
+        }
+    }
+    r.mean = amax * (s1 / f32(r.n));
+    var q = 0.0;
+    var qn = 0.0;
+    for (var k = 0u; k < PT; k++) {
+        if (ok[k]) {
+            let d = (vals[k] - r.mean) / amax;
+            let s = vals[k] / amax;
+            q += d * d;
+            qn += s * s;
+        }
+    }
+    r.m2_s = amax;
+    r.m2_q = q;
+    r.nrm_s = amax;
+    r.nrm_q = qn;
+    return r;
+}
+
+fn merge_workgroup(lid: u32) -> Rec {
+    workgroupBarrier();
+    var r = empty_rec();
+    if (lid == 0u) {
+        for (var t = 0u; t < WGR; t++) {
+            r = merge(r, wrec[t]);
+        }
+    }
+    return r;
+}
+
+@compute @workgroup_size(WGR)
+fn reduce_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+    let w = wid.y * nwg.x + wid.x;
+    // Every invocation reaches the barrier; out-of-range groups write nothing.
+    wrec[lid] = thread_rec(w * WGR * PT + lid);
+    let r = merge_workgroup(lid);
+    if (lid == 0u && w < rp.n_parts) {
+        parts[rp.part_offset + w] = r;
+    }
+}
+
+@compute @workgroup_size(WGR)
+fn reduce_final(@builtin(local_invocation_index) lid: u32) {
+    var r = empty_rec();
+    for (var p = lid; p < rp.n_parts; p += WGR) {
+        r = merge(r, parts[rp.part_offset + p]);
+    }
+    wrec[lid] = r;
+    let total = merge_workgroup(lid);
+    if (lid == 0u) {
+        finals[rp.out_index] = total;
+    }
+}
+
+fn bin_of(x: f32, lo: f32, hi: f32) -> u32 {
+    if (!(hi > lo)) {
+        return rp.bins / 2u;
+    }
+    // Halved to keep hi - lo finite for the widest ranges.
+    let f = (0.5 * x - 0.5 * lo) / (0.5 * hi - 0.5 * lo);
+    return u32(clamp(floor(f * f32(rp.bins)), 0.0, f32(rp.bins - 1u)));
+}
+
+// Histogram of the finite values over [min, max] of finals[out_index].
+// Bins are counted in workgroup memory, then flushed with one atomic each.
+@compute @workgroup_size(WGR)
+fn histogram(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let w = wid.y * nwg.x + wid.x;
+    for (var b = lid; b < LOCAL_BINS; b += WGR) {
+        atomicStore(&lhist[b], 0u);
+    }
+    workgroupBarrier();
+    let lo = finals[rp.out_index].min_v;
+    let hi = finals[rp.out_index].max_v;
+    for (var k = 0u; k < PT; k++) {
+        let i = w * WGR * PT + lid + k * WGR;
+        if (i < rp.n) {
+            let x = src[i];
+            if (is_finite_bits(x)) {
+                atomicAdd(&lhist[bin_of(x, lo, hi)], 1u);
+            }
+        }
+    }
+    workgroupBarrier();
+    for (var b = lid; b < rp.bins; b += WGR) {
+        let c = atomicLoad(&lhist[b]);
+        if (c > 0u) {
+            atomicAdd(&hist[rp.hist_offset + b], c);
+        }
+    }
+}
+
+// The same for more than LOCAL_BINS bins: global atomics only.
+@compute @workgroup_size(WGR)
+fn histogram_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+    let w = wid.y * nwg.x + wid.x;
+    let lo = finals[rp.out_index].min_v;
+    let hi = finals[rp.out_index].max_v;
+    for (var k = 0u; k < PT; k++) {
+        let i = w * WGR * PT + lid + k * WGR;
+        if (i < rp.n) {
+            let x = src[i];
+            if (is_finite_bits(x)) {
+                atomicAdd(&hist[rp.hist_offset + bin_of(x, lo, hi)], 1u);
+            }
+        }
+    }
+}

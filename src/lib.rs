@@ -8,9 +8,13 @@
 pub mod activation;
 pub mod gpu;
 pub mod init;
+pub mod lsuv;
 pub mod orthogonal;
 pub mod record;
 pub mod reference;
 pub mod rng;
 pub mod spec;
+pub mod stack;
+pub mod stats;
 pub mod suggest;
+pub mod theory;
