@@ -6,13 +6,17 @@
 //! `results.json`, `summary.csv`, PNG plots and an HTML report.
 
 pub mod activation;
+pub mod export;
 pub mod gpu;
 pub mod init;
 pub mod lsuv;
+pub mod manifest;
 pub mod orthogonal;
 pub mod record;
 pub mod reference;
+pub mod report;
 pub mod rng;
+pub mod runner;
 pub mod spec;
 pub mod stack;
 pub mod stats;

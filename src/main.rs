@@ -1,8 +1,15 @@
-//! The initscope command line.
+//! The initscope command line: argument parsing, progress, tables and exit
+//! codes. All the work is in the library.
+
+mod cli_table;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use initscope::gpu::{self, BackendChoice, GpuOptions};
+use initscope::manifest::PlanOverrides;
+use initscope::runner::{self, Progress, RunError, RunRequest};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +47,40 @@ impl AdapterArgs {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a manifest: every run on the GPU, then results.json, summary.csv, figures and report.html.
+    Run {
+        manifest: PathBuf,
+        /// Output folder (default results/<name>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override the manifest's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override the manifest's repeats.
+        #[arg(long)]
+        repeats: Option<u32>,
+        /// Also write weights/<run-id>.safetensors with the exact tensors studied.
+        #[arg(long)]
+        export_weights: bool,
+        /// Skip runs whose results are already in the output folder (same resolved configuration).
+        #[arg(long)]
+        resume: bool,
+        /// No progress bar and no table.
+        #[arg(long, short)]
+        quiet: bool,
+        #[command(flatten)]
+        adapter: AdapterArgs,
+    },
+    /// Check a manifest and print the expanded plan with memory against the adapter's limits.
+    Validate {
+        manifest: PathBuf,
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long)]
+        repeats: Option<u32>,
+        #[command(flatten)]
+        adapter: AdapterArgs,
+    },
     /// List every adapter with its limits and optional features.
     Devices {
         #[arg(long)]
@@ -47,30 +88,199 @@ enum Command {
         #[command(flatten)]
         adapter: AdapterArgs,
     },
+    /// Regenerate every figure and report.html from a results.json alone.
+    Plot {
+        results: PathBuf,
+        /// Output folder (default: the folder of results.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Prints a line to stdout; a closed pipe (`| head`) is not an error.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
 }
 
 fn main() {
     let cli = Cli::parse();
-    let code = match run(cli) {
+    let code = match dispatch(cli) {
         Ok(()) => 0,
         Err(e) => {
+            let code = e.downcast_ref::<RunError>().map_or(1, RunError::exit_code);
             eprintln!("Error: {e:#}");
-            1
+            code
         }
     };
     std::process::exit(code);
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Run {
+            manifest,
+            out,
+            seed,
+            repeats,
+            export_weights,
+            resume,
+            quiet,
+            adapter,
+        } => {
+            let req = RunRequest {
+                manifest,
+                out,
+                seed,
+                repeats,
+                export_weights,
+                resume,
+                quiet,
+                gpu: adapter.options(),
+            };
+            run(&req)
+        }
+        Command::Validate {
+            manifest,
+            seed,
+            repeats,
+            adapter,
+        } => validate(&manifest, seed, repeats, &adapter.options()),
         Command::Devices { json, adapter } => devices(json, &adapter.options()),
+        Command::Plot { results, out } => plot(&results, out),
     }
+}
+
+/// A progress bar over runs, hidden when stdout is not a terminal, with
+/// `--quiet`, or without colour when NO_COLOR is set.
+struct Bar(Option<indicatif::ProgressBar>);
+
+impl Bar {
+    fn new(quiet: bool) -> Bar {
+        let show = !quiet && std::io::stdout().is_terminal();
+        Bar(show.then(indicatif::ProgressBar::hidden))
+    }
+}
+
+impl Progress for Bar {
+    fn start(&mut self, total: usize) {
+        if let Some(b) = &self.0 {
+            let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            let tpl = if color {
+                "{spinner:.cyan} [{bar:30.cyan/blue}] {pos}/{len} {elapsed_precise} {msg}"
+            } else {
+                "{spinner} [{bar:30}] {pos}/{len} {elapsed_precise} {msg}"
+            };
+            b.set_length(total as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(tpl) {
+                b.set_style(style.progress_chars("=> "));
+            }
+            b.set_draw_target(indicatif::ProgressDrawTarget::stdout());
+        }
+    }
+    fn run_started(&mut self, _: usize, label: &str) {
+        if let Some(b) = &self.0 {
+            b.set_message(label.to_string());
+        }
+    }
+    fn run_finished(&mut self, _: usize, _: bool) {
+        if let Some(b) = &self.0 {
+            b.inc(1);
+        }
+    }
+    fn finish(&mut self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn run(req: &RunRequest) -> Result<()> {
+    // Manifest errors are reported before the GPU is even opened.
+    let o = PlanOverrides {
+        seed: req.seed,
+        repeats: req.repeats,
+    };
+    runner::load_plan(&req.manifest, &o)?;
+    let gpu = runner::open_gpu(&req.gpu)?;
+    let mut bar = Bar::new(req.quiet);
+    let outcome = runner::execute(req, &gpu, &mut bar)?;
+    if !req.quiet {
+        out!("{}", cli_table::runs_table(&outcome.doc));
+        out!(
+            "{} runs ({} run, {} resumed) on {} ({}). Results: {}",
+            outcome.doc.runs.len(),
+            outcome.ran,
+            outcome.skipped,
+            outcome.doc.adapter.name,
+            outcome.doc.adapter.backend,
+            outcome.dir.join("report.html").display()
+        );
+    }
+    Ok(())
+}
+
+fn validate(
+    path: &std::path::Path,
+    seed: Option<u64>,
+    repeats: Option<u32>,
+    opts: &GpuOptions,
+) -> Result<()> {
+    let (m, runs, _) = runner::load_plan(path, &PlanOverrides { seed, repeats })?;
+    out!("{}: \"{}\" — {} runs", path.display(), m.name, runs.len());
+    if !m.description.is_empty() {
+        out!("  {}", m.description);
+    }
+    let gpu = runner::open_gpu(opts).ok();
+    let limit = gpu.as_ref().map(|g| g.max_binding_bytes());
+    let mut bad = Vec::new();
+    for r in &runs {
+        let plan = initscope::stack::memory_plan(r);
+        let total: u64 = plan.iter().map(|t| t.bytes).sum();
+        let largest = plan.iter().max_by_key(|t| t.bytes);
+        let fits = match (&gpu, largest) {
+            (Some(g), Some(_)) => initscope::stack::check_fits(g, r)
+                .err()
+                .map(|e| e.to_string()),
+            _ => None,
+        };
+        let mark = if fits.is_some() { "✗" } else { "✓" };
+        out!(
+            "  {mark} {} {:<40} {:>10} (largest: {} {})",
+            r.id,
+            r.label,
+            gpu::human_bytes(total),
+            largest.map_or("-", |t| t.name.as_str()),
+            largest.map_or(String::new(), |t| gpu::human_bytes(t.bytes))
+        );
+        if let Some(e) = fits {
+            bad.push(format!("{} ({}): {e}", r.id, r.label));
+        }
+    }
+    match (&gpu, limit) {
+        (Some(g), Some(l)) => out!(
+            "Adapter: {} — largest binding {}",
+            g.info.name,
+            gpu::human_bytes(l)
+        ),
+        _ => out!("No adapter found: sizes were not checked against limits."),
+    }
+    if !bad.is_empty() {
+        return Err(RunError::Usage(format!(
+            "{} run(s) cannot fit this adapter:\n  {}",
+            bad.len(),
+            bad.join("\n  ")
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 fn devices(json: bool, opts: &GpuOptions) -> Result<()> {
     let list = gpu::list_adapters(opts);
     if json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        out!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
     if list.is_empty() {
@@ -80,11 +290,15 @@ fn devices(json: bool, opts: &GpuOptions) -> Result<()> {
         });
     }
     for a in &list {
-        println!(
+        out!(
             "{} ({}, {}) driver: {} {}",
-            a.name, a.backend, a.device_type, a.driver, a.driver_info
+            a.name,
+            a.backend,
+            a.device_type,
+            a.driver,
+            a.driver_info
         );
-        println!(
+        out!(
             "  storage binding {}, buffer {}, workgroup x ≤ {}, invocations ≤ {}, workgroups/dim ≤ {}",
             gpu::human_bytes(a.max_storage_buffer_binding_size),
             gpu::human_bytes(a.max_buffer_size),
@@ -92,7 +306,7 @@ fn devices(json: bool, opts: &GpuOptions) -> Result<()> {
             a.max_compute_invocations_per_workgroup,
             a.max_compute_workgroups_per_dimension
         );
-        println!(
+        out!(
             "  features: {}",
             if a.features.is_empty() {
                 "none".into()
@@ -101,5 +315,19 @@ fn devices(json: bool, opts: &GpuOptions) -> Result<()> {
             }
         );
     }
+    Ok(())
+}
+
+fn plot(results: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
+    let doc = initscope::report::results::read_results(results).map_err(RunError::Usage)?;
+    let dir = out.unwrap_or_else(|| results.parent().map(PathBuf::from).unwrap_or_default());
+    initscope::report::results::ensure_writable(&dir)
+        .map_err(|e| RunError::Usage(format!("{}: {e}", dir.display())))?;
+    let figures = initscope::report::render(&doc, &dir)?;
+    out!(
+        "{} figures and report.html written to {}",
+        figures.len(),
+        dir.display()
+    );
     Ok(())
 }

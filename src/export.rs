@@ -1,0 +1,48 @@
+//! `--export-weights`: the exact tensors a run studied, as safetensors that
+//! `safetensors.torch.load_file` reads: `layers.<i>.weight` (out, in),
+//! `layers.<i>.bias` (out) and `input` (batch, input_dim), all f32.
+
+use crate::report::results::write_atomic;
+use crate::spec::RunSpec;
+use crate::stack::Tensors;
+use safetensors::tensor::{Dtype, TensorView};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Writes the tensors of one run atomically.
+pub fn write_safetensors(path: &Path, spec: &RunSpec, t: &Tensors) -> std::io::Result<()> {
+    let layers = spec.config.layer_specs();
+    let mut owned: Vec<(String, Vec<usize>, &[f32])> = Vec::new();
+    for (l, (w, b)) in layers.iter().zip(&t.layers) {
+        owned.push((
+            format!("layers.{}.weight", l.index),
+            vec![l.fan_out, l.fan_in],
+            w,
+        ));
+        if let Some(b) = b {
+            owned.push((format!("layers.{}.bias", l.index), vec![l.fan_out], b));
+        }
+    }
+    owned.push((
+        "input".into(),
+        vec![spec.config.input.batch, spec.config.network.input_dim],
+        &t.input,
+    ));
+    let mut views = HashMap::new();
+    for (name, shape, data) in &owned {
+        let view = TensorView::new(Dtype::F32, shape.clone(), bytemuck::cast_slice(data))
+            .map_err(std::io::Error::other)?;
+        views.insert(name.clone(), view);
+    }
+    let meta: HashMap<String, String> = [
+        ("format".to_string(), "pt".to_string()),
+        ("initscope_run".to_string(), spec.id.clone()),
+        ("initscope_label".to_string(), spec.label.clone()),
+        ("seed".to_string(), spec.seed.to_string()),
+        ("repeat".to_string(), spec.repeat.to_string()),
+    ]
+    .into_iter()
+    .collect();
+    let bytes = safetensors::tensor::serialize(views, Some(meta)).map_err(std::io::Error::other)?;
+    write_atomic(path, &bytes)
+}

@@ -1,0 +1,381 @@
+//! The offline HTML report: one self-contained page (inline CSS, no
+//! scripts, no network) that references the figures by relative file name.
+
+use crate::record::{ResultsDoc, RunResult};
+use crate::report::plots::Figure;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Files the page links to when they are present in the output folder.
+const DATA_FILES: [(&str, &str); 2] = [
+    ("results.json", "all statistics (schema in the README)"),
+    ("summary.csv", "one row per run"),
+];
+
+/// One self-contained offline page (no CDN, no external JS/CSS; inline CSS;
+/// images referenced by relative file name), written to `dir/report.html`
+/// through a temporary file and a rename.
+pub fn write_report(
+    doc: &ResultsDoc,
+    figures: &[Figure],
+    dir: &Path,
+) -> Result<PathBuf, std::io::Error> {
+    std::fs::create_dir_all(dir)?;
+    let present: Vec<&str> = DATA_FILES
+        .iter()
+        .map(|f| f.0)
+        .filter(|f| dir.join(f).is_file())
+        .collect();
+    let page = render(doc, figures, &present);
+    let path = dir.join("report.html");
+    let tmp = dir.join(".tmp-report.html");
+    if let Err(e) = std::fs::write(&tmp, page).and_then(|_| std::fs::rename(&tmp, &path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(path)
+}
+
+/// The page; `present` lists the data files that exist next to it.
+fn render(doc: &ResultsDoc, figures: &[Figure], present: &[&str]) -> String {
+    let name = doc
+        .manifest
+        .get("name")
+        .and_then(|v| v.as_str())
+        .unwrap_or("initscope results");
+    let mut h = String::with_capacity(16 * 1024);
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{} · initscope</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n",
+        esc(name)
+    );
+    let _ = writeln!(h, "<header>\n<h1>{}</h1>", esc(name));
+    if let Some(d) = doc.manifest.get("description").and_then(|v| v.as_str()) {
+        let _ = writeln!(h, "<p class=\"lead\">{}</p>", esc(d));
+    }
+    header_facts(&mut h, doc);
+    h.push_str("</header>\n");
+    if !figures.is_empty() {
+        h.push_str("<nav><strong>Figures:</strong> ");
+        for (i, f) in figures.iter().enumerate() {
+            let sep = if i == 0 { "" } else { " · " };
+            let _ = write!(
+                h,
+                "{sep}<a href=\"#{}\">{}</a>",
+                esc(&anchor(&f.file)),
+                esc(&f.title)
+            );
+        }
+        h.push_str(
+            " · <a href=\"#summary\">Summary</a> · <a href=\"#manifest\">Manifest</a></nav>\n",
+        );
+    }
+    summary_table(&mut h, &doc.runs);
+    for f in figures {
+        let _ = writeln!(
+            h,
+            "<figure id=\"{id}\">\n<h2>{title}</h2>\n<a href=\"{src}\"><img src=\"{src}\" alt=\"{title}\" loading=\"lazy\"></a>\n<figcaption>{cap}</figcaption>\n</figure>",
+            id = esc(&anchor(&f.file)),
+            title = esc(&f.title),
+            src = esc(&f.file),
+            cap = esc(&f.caption)
+        );
+    }
+    data_links(&mut h, present);
+    let manifest = serde_json::to_string_pretty(&doc.manifest)
+        .unwrap_or_else(|e| format!("(unprintable: {e})"));
+    let _ = writeln!(
+        h,
+        "<section id=\"manifest\">\n<h2>Manifest</h2>\n<pre>{}</pre>\n</section>",
+        esc(&manifest)
+    );
+    let _ = writeln!(
+        h,
+        "<footer>Written by {} {} · results schema v{}</footer>\n</main>\n</body>\n</html>",
+        esc(&doc.tool.name),
+        esc(&doc.tool.version),
+        doc.schema_version
+    );
+    h
+}
+
+fn header_facts(h: &mut String, doc: &ResultsDoc) {
+    let a = &doc.adapter;
+    let or_unknown = |s: &str| {
+        if s.trim().is_empty() {
+            "unknown".to_string()
+        } else {
+            esc(s)
+        }
+    };
+    let _ = writeln!(
+        h,
+        "<dl class=\"facts\"><div><dt>Adapter</dt><dd>{}</dd></div><div><dt>Backend</dt><dd>{}</dd></div>\
+         <div><dt>Device type</dt><dd>{}</dd></div><div><dt>Driver</dt><dd>{}</dd></div>\
+         <div><dt>Runs</dt><dd>{}</dd></div></dl>",
+        or_unknown(&a.name),
+        or_unknown(&a.backend),
+        or_unknown(&a.device_type),
+        or_unknown(&a.driver),
+        doc.runs.len()
+    );
+}
+
+fn summary_table(h: &mut String, runs: &[RunResult]) {
+    h.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n");
+    if runs.is_empty() {
+        h.push_str("<p>No runs were recorded.</p>\n</section>\n");
+        return;
+    }
+    h.push_str(
+        "<div class=\"scroll\"><table>\n<thead><tr><th>Run</th><th title=\"std of the last layer's output\">Final act std</th>\
+         <th title=\"mean over layers of ‖dW‖_F\">Mean grad norm</th><th title=\"max/min over layers of ‖dW‖_F\">Grad norm ratio</th>\
+         <th>Dead %</th><th>Saturated %</th><th>NaN / Inf</th><th>Diagnosis</th></tr></thead>\n<tbody>\n",
+    );
+    for r in runs {
+        let s = &r.summary;
+        let act_class = if s.final_act_std.is_finite() && (0.1..=10.0).contains(&s.final_act_std) {
+            ""
+        } else {
+            " class=\"bad\""
+        };
+        let nonfinite = s.nan_count + s.inf_count;
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"label\">{}</td><td{act_class}>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td{}>{} / {}</td><td>{}</td></tr>",
+            esc(&r.label),
+            num(s.final_act_std),
+            num(s.mean_grad_norm),
+            num(s.grad_norm_ratio),
+            pct(s.max_dead_fraction),
+            pct(s.max_saturated_fraction),
+            if nonfinite > 0 { " class=\"bad\"" } else { "" },
+            s.nan_count,
+            s.inf_count,
+            badges(&s.diagnosis)
+        );
+    }
+    h.push_str("</tbody>\n</table></div>\n</section>\n");
+}
+
+/// Diagnosis badges: red for explosions and NaN/Inf, amber for the rest of
+/// the known failure modes, grey for anything else, green when healthy.
+fn badges(diagnosis: &[String]) -> String {
+    if diagnosis.is_empty() {
+        return "<span class=\"badge ok\">healthy</span>".into();
+    }
+    diagnosis
+        .iter()
+        .map(|d| {
+            let l = d.to_lowercase();
+            let class = if ["explod", "nan", "inf"].iter().any(|k| l.contains(k)) {
+                "bad"
+            } else if ["vanish", "satur", "dead", "collapse"]
+                .iter()
+                .any(|k| l.contains(k))
+            {
+                "warn"
+            } else {
+                "info"
+            };
+            format!("<span class=\"badge {class}\">{}</span>", esc(d))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn data_links(h: &mut String, present: &[&str]) {
+    h.push_str("<section id=\"data\">\n<h2>Data</h2>\n<ul>\n");
+    for (file, what) in DATA_FILES {
+        if present.contains(&file) {
+            let _ = writeln!(
+                h,
+                "<li><a href=\"{file}\"><code>{file}</code></a>: {what}</li>"
+            );
+        } else {
+            let _ = writeln!(
+                h,
+                "<li><code>{file}</code>: {what} (not in this folder)</li>"
+            );
+        }
+    }
+    h.push_str("</ul>\n</section>\n");
+}
+
+/// An element id from a file name: `act_std.png` → `fig-act_std`.
+fn anchor(file: &str) -> String {
+    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+    let clean: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("fig-{clean}")
+}
+
+/// Escapes text for HTML content and attribute values.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// 3 significant digits; scientific outside [1e-3, 1e5); NaN and Inf spelled out.
+fn num(x: f64) -> String {
+    if x.is_nan() {
+        return "NaN".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 {
+            "∞".into()
+        } else {
+            "−∞".into()
+        };
+    }
+    if x == 0.0 {
+        return "0".into();
+    }
+    if (1e-3..1e5).contains(&x.abs()) {
+        let digits = (2 - x.abs().log10().floor() as i32).clamp(0, 6) as usize;
+        format!("{x:.digits$}")
+    } else {
+        format!("{x:.2e}")
+    }
+}
+
+fn pct(f: f64) -> String {
+    if f.is_finite() {
+        format!("{:.1}", 100.0 * f)
+    } else {
+        num(f)
+    }
+}
+
+const CSS: &str = r#"
+:root{--ink:#222;--muted:#666;--line:#ddd;--bg:#fff;--soft:#f6f7f9;--accent:#0072b2}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+main{max-width:1280px;margin:0 auto;padding:32px 24px 64px}
+h1{font-size:2rem;margin:0 0 .25em}
+h2{font-size:1.3rem;margin:2.2em 0 .6em;padding-bottom:.25em;border-bottom:1px solid var(--line)}
+.lead{font-size:1.1rem;color:#444;margin:.2em 0 1em}
+a{color:var(--accent)}
+nav{background:var(--soft);border:1px solid var(--line);border-radius:8px;padding:10px 14px;margin:1.2em 0;font-size:.95rem}
+.facts{display:flex;flex-wrap:wrap;gap:8px 28px;margin:0;font-size:.95rem}
+.facts div{display:flex;gap:6px}.facts dt{color:var(--muted)}.facts dd{margin:0;font-weight:600}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;width:100%;font-size:.93rem;font-variant-numeric:tabular-nums}
+th,td{padding:7px 10px;border-bottom:1px solid var(--line);text-align:right;vertical-align:top}
+th{background:var(--soft);font-weight:600;white-space:nowrap}
+th:first-child,td.label,th:last-child,td:last-child{text-align:left}
+tbody tr:hover{background:#fafbfc}
+td.bad{color:#b2182b;font-weight:600}
+.badge{display:inline-block;padding:1px 9px;margin:1px 2px;border-radius:999px;font-size:.82rem;font-weight:600;white-space:nowrap;border:1px solid}
+.badge.ok{background:#e6f4ea;color:#0b6b3a;border-color:#9fd3b4}
+.badge.warn{background:#fff4e0;color:#8a5300;border-color:#f0c674}
+.badge.bad{background:#fde8e8;color:#a40e26;border-color:#f2a7a7}
+.badge.info{background:#eef1f5;color:#3b4a5a;border-color:#c9d2dc}
+figure{margin:0 0 1em}
+figure img{display:block;max-width:100%;height:auto;border:1px solid var(--line);border-radius:6px}
+figcaption{color:#444;margin-top:.5em;max-width:72em}
+pre{background:var(--soft);border:1px solid var(--line);border-radius:6px;padding:14px;overflow:auto;font-size:.85rem;line-height:1.4}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+footer{margin-top:3em;color:var(--muted);font-size:.85rem}
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::plots::{render_all, synth};
+
+    /// Relative `src="…"` and `href="…"` targets (fragments and URLs excluded).
+    fn relative_refs(html: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for attr in ["src=\"", "href=\""] {
+            for (i, _) in html.match_indices(attr) {
+                let rest = &html[i + attr.len()..];
+                let Some(end) = rest.find('"') else { continue };
+                let target = &rest[..end];
+                assert!(
+                    !target.contains("://") && !target.starts_with("//"),
+                    "external reference {target}"
+                );
+                if !target.starts_with('#') {
+                    out.push(target.replace("&amp;", "&"));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_page_references_only_files_that_exist_and_escapes_text() {
+        let dir = crate::report::plots::tests::out_dir("html");
+        let doc = synth::init_impact();
+        let figs = render_all(&doc, &dir).unwrap();
+        std::fs::write(dir.join("results.json"), serde_json::to_vec(&doc).unwrap()).unwrap();
+        let path = write_report(&doc, &figs, &dir).unwrap();
+        assert_eq!(path, dir.join("report.html"));
+        let html = std::fs::read_to_string(&path).unwrap();
+        let refs = relative_refs(&html);
+        assert!(
+            refs.contains(&"act_std.png".to_string()) && refs.contains(&"results.json".to_string()),
+            "{refs:?}"
+        );
+        for r in &refs {
+            assert!(dir.join(r).is_file(), "report.html references missing {r}");
+        }
+        assert!(
+            !html.contains("href=\"summary.csv\""),
+            "summary.csv is absent, so it must not be linked"
+        );
+        assert!(
+            html.contains("&lt;b&gt;&amp;&lt;/b&gt; &quot;quotes&quot;"),
+            "description not escaped"
+        );
+        assert!(!html.contains("<b>&</b>"));
+        assert!(
+            !html.contains("<script") && !html.contains("<link"),
+            "must be self-contained"
+        );
+        assert!(html.contains("badge ok") || html.contains("badge warn"));
+        assert!(!dir.join(".tmp-report.html").exists());
+        crate::report::plots::tests::done(&dir);
+    }
+
+    #[test]
+    fn badges_are_coloured_by_severity() {
+        assert!(badges(&[]).contains("badge ok"));
+        assert!(badges(&["exploding activations".into()]).contains("badge bad"));
+        assert!(badges(&["NaN/Inf values".into()]).contains("badge bad"));
+        assert!(badges(&["vanishing gradients".into()]).contains("badge warn"));
+        assert!(badges(&["<odd>".into()]).contains("&lt;odd&gt;"));
+    }
+
+    #[test]
+    fn pathological_and_empty_documents_give_a_page() {
+        let doc = synth::pathological();
+        let html = render(&doc, &[], &[]);
+        assert!(html.contains("NaN") && html.contains("∞"));
+        let mut empty = doc.clone();
+        empty.runs.clear();
+        empty.manifest = serde_json::json!({});
+        assert!(render(&empty, &[], &[]).contains("No runs were recorded"));
+    }
+}
