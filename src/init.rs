@@ -675,10 +675,37 @@ mod tests {
 
     #[test]
     fn trunc_normal_moments_match_closed_form() {
-        // Standard normal truncated to [-1, 1]: variance 1 - 2φ(1)/(2Φ(1)-1).
-        let (m, v) = trunc_normal_moments(0.0, 1.0, -1.0, 1.0);
-        assert!(m.abs() < 1e-15);
-        assert!((v - 0.291_125_275_0).abs() < 1e-9, "{v}");
+        // Against Simpson integration of the truncated density on [-1, 1.5], mean 0.3, std 0.8.
+        let (mean, std, a, b) = (0.3, 0.8, -1.0, 1.5);
+        let pdf = |x: f64| crate::activation::norm_pdf((x - mean) / std);
+        let n = 20_000;
+        let h = (b - a) / n as f64;
+        let simpson = |f: &dyn Fn(f64) -> f64| {
+            (0..=n)
+                .map(|i| {
+                    let w = if i == 0 || i == n {
+                        1.0
+                    } else if i % 2 == 1 {
+                        4.0
+                    } else {
+                        2.0
+                    };
+                    w * f(a + i as f64 * h)
+                })
+                .sum::<f64>()
+                * h
+                / 3.0
+        };
+        let z = simpson(&pdf);
+        let m1 = simpson(&|x| x * pdf(x)) / z;
+        let m2 = simpson(&|x| x * x * pdf(x)) / z;
+        let (m, v) = trunc_normal_moments(mean, std, a, b);
+        assert!((m - m1).abs() < 1e-10, "{m} vs {m1}");
+        assert!(
+            (v - (m2 - m1 * m1)).abs() < 1e-10,
+            "{v} vs {}",
+            m2 - m1 * m1
+        );
     }
 
     #[test]
