@@ -563,6 +563,8 @@ pub fn host_elementwise(parts: &[(f64, Component)], n: usize, draw: Draw) -> Vec
 }
 
 /// The same single-precision erfinv as `shaders/init.wgsl` (Giles 2010).
+// The coefficients are Giles' published ones, written exactly as in the shader.
+#[allow(clippy::excessive_precision)]
 pub fn erfinv_f32(x: f32) -> f32 {
     let mut w = -((1.0 - x) * (1.0 + x)).ln();
     let q = if w < 5.0 {
