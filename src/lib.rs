@@ -6,7 +6,9 @@
 //! `results.json`, `summary.csv`, PNG plots and an HTML report.
 
 pub mod activation;
+pub mod bench;
 pub mod export;
+pub mod gemm;
 pub mod gpu;
 pub mod init;
 pub mod lsuv;
@@ -22,3 +24,4 @@ pub mod stack;
 pub mod stats;
 pub mod suggest;
 pub mod theory;
+pub mod tune;

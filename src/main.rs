@@ -88,6 +88,20 @@ enum Command {
         #[command(flatten)]
         adapter: AdapterArgs,
     },
+    /// Benchmark fills, init kernels, GEMM and full steps on the chosen adapter.
+    Bench {
+        /// Also write the report as JSON ("-" for stdout).
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Smaller sizes and fewer repetitions.
+        #[arg(long)]
+        quick: bool,
+        /// First time every GEMM variant on this adapter and cache the fastest.
+        #[arg(long)]
+        tune: bool,
+        #[command(flatten)]
+        adapter: AdapterArgs,
+    },
     /// Regenerate every figure and report.html from a results.json alone.
     Plot {
         results: PathBuf,
@@ -149,6 +163,12 @@ fn dispatch(cli: Cli) -> Result<()> {
         } => validate(&manifest, seed, repeats, &adapter.options()),
         Command::Devices { json, adapter } => devices(json, &adapter.options()),
         Command::Plot { results, out } => plot(&results, out),
+        Command::Bench {
+            json,
+            quick,
+            tune,
+            adapter,
+        } => bench(json, quick, tune, &adapter.options()),
     }
 }
 
@@ -329,5 +349,66 @@ fn plot(results: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
         figures.len(),
         dir.display()
     );
+    Ok(())
+}
+
+fn bench(json: Option<PathBuf>, quick: bool, tune: bool, opts: &GpuOptions) -> Result<()> {
+    let gpu = runner::open_gpu(opts)?;
+    let to_stdout = json.as_deref() == Some(std::path::Path::new("-"));
+    let say = |s: String| {
+        if to_stdout {
+            eprintln!("{s}");
+        } else {
+            out!("{s}");
+        }
+    };
+    say(format!(
+        "Adapter: {} ({:?}, {:?})",
+        gpu.info.name, gpu.info.backend, gpu.info.device_type
+    ));
+    if tune {
+        let size = if quick { 512 } else { 1024 };
+        let entry = initscope::tune::tune(&gpu, size, if quick { 2 } else { 5 })?;
+        for (name, gflops) in &entry.candidates {
+            say(format!(
+                "  tune {name:<24} {gflops:>8.1} GFLOP/s at {size}³"
+            ));
+        }
+        say(format!(
+            "  chosen: {} (cached for this adapter and driver)",
+            entry.variant.describe()
+        ));
+    }
+    say(format!("GEMM kernel: {}", gpu.gemm_variant().describe()));
+    say(format!(
+        "{:<44} {:>10} {:>10} {:>10}  throughput",
+        "benchmark", "median ms", "min ms", "max ms"
+    ));
+    let report = initscope::bench::run(&gpu, initscope::bench::BenchOptions { quick }, &mut |m| {
+        let tp: Vec<String> = m
+            .throughput
+            .iter()
+            .map(|(v, u)| format!("{v:.2} {u}"))
+            .collect();
+        say(format!(
+            "{:<44} {:>10.3} {:>10.3} {:>10.3}  {}",
+            m.name,
+            m.median_ms,
+            m.min_ms,
+            m.max_ms,
+            tp.join(", ")
+        ));
+    })?;
+    if let Some(rss) = report.peak_rss_bytes {
+        say(format!("peak process RSS: {}", gpu::human_bytes(rss)));
+    }
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&report)?;
+        if to_stdout {
+            out!("{text}");
+        } else {
+            runner::write_file(&path, text.as_bytes())?;
+        }
+    }
     Ok(())
 }

@@ -8,7 +8,7 @@ use crate::manifest::{Manifest, ManifestError, PlanOverrides, config_hash};
 use crate::record::{Prediction, ResultsDoc, RunResult, SCHEMA_VERSION, Timing, ToolRecord};
 use crate::report::results::{ensure_writable, read_results, write_atomic, write_results};
 use crate::spec::{Init, RunSpec};
-use crate::stack::{self, RunOptions, Samplers};
+use crate::stack::{self, Samplers};
 use crate::theory::{LayerInput, predict};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -204,15 +204,7 @@ pub fn execute(
             });
             skipped += 1;
         } else {
-            let r = run_one(
-                gpu,
-                spec,
-                &plan.samplers[i],
-                &hash,
-                req,
-                &plan.base_dir,
-                &dir,
-            )?;
+            let r = run_one(gpu, spec, &plan.samplers[i], &hash, req, &dir)?;
             doc.runs.push(r);
             ran += 1;
         }
@@ -250,15 +242,10 @@ fn run_one(
     samplers: &Samplers,
     hash: &str,
     req: &RunRequest,
-    base_dir: &Path,
     dir: &Path,
 ) -> Result<RunResult, RunError> {
     let t = Instant::now();
-    let opts = RunOptions {
-        keep_tensors: req.export_weights,
-        base_dir: Some(base_dir),
-    };
-    let out = stack::run(gpu, spec, &opts).map_err(|e| match e {
+    let fail = |e: stack::StackError| match e {
         stack::StackError::Config(m) => {
             RunError::Usage(format!("run {} ({}): {m}", spec.id, spec.label))
         }
@@ -268,10 +255,13 @@ fn run_one(
             spec.label,
             gpu_hint(&g)
         )),
-    })?;
-    if let Some(tensors) = &out.tensors {
+    };
+    let session = stack::Session::new(gpu, spec, samplers).map_err(fail)?;
+    let out = session.step(gpu).map_err(fail)?;
+    if req.export_weights {
+        let tensors = session.tensors(gpu).map_err(|e| fail(e.into()))?;
         let path = dir.join("weights").join(format!("{}.safetensors", spec.id));
-        crate::export::write_safetensors(&path, spec, tensors)
+        crate::export::write_safetensors(&path, spec, &tensors)
             .map_err(|e| RunError::Failed(format!("writing {}: {e}", path.display())))?;
     }
     let d = &spec.config.stats.diagnosis;
@@ -296,7 +286,7 @@ fn run_one(
         summary,
         theory: theory_of(spec, samplers),
         timing_ms: Timing {
-            init_ms: out.init_ms,
+            init_ms: session.init_ms,
             step_ms: out.step_ms,
             total_ms: t.elapsed().as_secs_f64() * 1e3,
         },

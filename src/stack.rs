@@ -3,6 +3,7 @@
 //! one command buffer. Only the small statistic records are read back.
 
 use crate::activation::Activation;
+use crate::gemm::{Gemm, encode_gemm};
 use crate::gpu::{Gpu, GpuError, Shader, human_bytes};
 use crate::init::{self, Component, Draw, InitError, Sampler, Shape};
 use crate::record::{LayerRecord, LsuvRecord, TensorStats};
@@ -203,64 +204,116 @@ fn alloc(gpu: &Gpu, spec: &RunSpec) -> Result<Net, GpuError> {
     })
 }
 
+/// A run whose tensors are allocated and initialized (LSUV included), ready
+/// to step: benchmarks time `step` alone.
+pub struct Session<'s> {
+    spec: &'s RunSpec,
+    net: Net,
+    lsuv: Vec<Option<LsuvRecord>>,
+    /// Wall-clock milliseconds of allocation, initialization and LSUV.
+    pub init_ms: f64,
+}
+
+/// The statistics of one step.
+pub struct StepOutput {
+    pub input: TensorStats,
+    pub layers: Vec<LayerRecord>,
+    pub loss: f64,
+    pub step_ms: f64,
+}
+
+impl<'s> Session<'s> {
+    /// Checks sizes, allocates and initializes every tensor of `spec`.
+    pub fn new(
+        gpu: &Gpu,
+        spec: &'s RunSpec,
+        samplers: &Samplers,
+    ) -> Result<Session<'s>, StackError> {
+        check_fits(gpu, spec)?;
+        let t0 = Instant::now();
+        let net = alloc(gpu, spec)?;
+        encode_and_submit_init(gpu, spec, &net, samplers)?;
+        let mut lsuv = vec![None; net.layers.len()];
+        for (i, l) in net.layers.iter().enumerate() {
+            if let Init::Lsuv { tol, max_iter, .. } = &l.spec.init {
+                lsuv[i] = Some(crate::lsuv::run_layer(
+                    gpu,
+                    &net_view(&net),
+                    i,
+                    *tol,
+                    *max_iter,
+                )?);
+            }
+        }
+        gpu.wait()?;
+        Ok(Session {
+            spec,
+            net,
+            lsuv,
+            init_ms: t0.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+
+    /// Forward, loss gradient, backward and statistics in one submission;
+    /// reads back only the statistic records.
+    pub fn step(&self, gpu: &Gpu) -> Result<StepOutput, StackError> {
+        let t1 = Instant::now();
+        let net = &self.net;
+        let mut enc = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("step"),
+            });
+        encode_forward(gpu, &mut enc, net, 0..net.layers.len())?;
+        encode_backward(gpu, &mut enc, net, self.spec.config.loss)?;
+        let (items, kinds) = stat_items(net);
+        let o = &self.spec.config.stats;
+        let bufs = stats::encode_reduce(
+            gpu,
+            &mut enc,
+            &items,
+            o.saturation_threshold as f32,
+            o.histogram_bins,
+        )?;
+        gpu.submit("forward/backward/statistics", enc)?;
+        let is_act: Vec<bool> = kinds.iter().map(|k| *k == Kind::Act).collect();
+        let all = stats::read_stats(gpu, &bufs, &is_act)?;
+        let step_ms = t1.elapsed().as_secs_f64() * 1e3;
+        let (input, layers) = assemble(net, &kinds, all, self.lsuv.clone());
+        let last = layers
+            .last()
+            .ok_or_else(|| StackError::Config("the network has no layers".into()))?;
+        let loss = stats::loss_value(self.spec.config.loss, &last.act, &last.grad_act);
+        Ok(StepOutput {
+            input,
+            layers,
+            loss,
+            step_ms,
+        })
+    }
+
+    /// Reads the weights, biases and input back (for `--export-weights`).
+    pub fn tensors(&self, gpu: &Gpu) -> Result<Tensors, GpuError> {
+        read_tensors(gpu, &self.net)
+    }
+}
+
 /// Runs one fully resolved run on `gpu`.
 pub fn run(gpu: &Gpu, spec: &RunSpec, opts: &RunOptions<'_>) -> Result<RunOutput, StackError> {
-    check_fits(gpu, spec)?;
     let samplers = resolve_samplers(spec, opts.base_dir)?;
-    let t0 = Instant::now();
-    let net = alloc(gpu, spec)?;
-    encode_and_submit_init(gpu, spec, &net, &samplers)?;
-    let mut lsuv = vec![None; net.layers.len()];
-    for (i, l) in net.layers.iter().enumerate() {
-        if let Init::Lsuv { tol, max_iter, .. } = &l.spec.init {
-            lsuv[i] = Some(crate::lsuv::run_layer(
-                gpu,
-                &net_view(&net),
-                i,
-                *tol,
-                *max_iter,
-            )?);
-        }
-    }
-    gpu.wait()?;
-    let init_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let t1 = Instant::now();
-    let mut enc = gpu
-        .device
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("step"),
-        });
-    encode_forward(gpu, &mut enc, &net, 0..net.layers.len())?;
-    encode_backward(gpu, &mut enc, &net, spec.config.loss)?;
-    let (items, kinds) = stat_items(&net);
-    let opts_s = &spec.config.stats;
-    let bufs = stats::encode_reduce(
-        gpu,
-        &mut enc,
-        &items,
-        opts_s.saturation_threshold as f32,
-        opts_s.histogram_bins,
-    )?;
-    gpu.submit("forward/backward/statistics", enc)?;
-    let is_act: Vec<bool> = kinds.iter().map(|k| *k == Kind::Act).collect();
-    let all = stats::read_stats(gpu, &bufs, &is_act)?;
-    let step_ms = t1.elapsed().as_secs_f64() * 1e3;
-    let (input, layers) = assemble(&net, &kinds, all, lsuv);
-    let last = layers
-        .last()
-        .ok_or_else(|| StackError::Config("the network has no layers".into()))?;
-    let loss = stats::loss_value(spec.config.loss, &last.act, &last.grad_act);
+    let session = Session::new(gpu, spec, &samplers)?;
+    let out = session.step(gpu)?;
     let tensors = if opts.keep_tensors {
-        Some(read_tensors(gpu, &net)?)
+        Some(session.tensors(gpu)?)
     } else {
         None
     };
     Ok(RunOutput {
-        layers,
-        input,
-        loss,
-        init_ms,
-        step_ms,
+        layers: out.layers,
+        input: out.input,
+        loss: out.loss,
+        init_ms: session.init_ms,
+        step_ms: out.step_ms,
         tensors,
     })
 }
@@ -399,90 +452,6 @@ fn encode_target(
             encode_gemm(gpu, enc, &g, &net.x, &wt, None, t)
         }
     }
-}
-
-/// GEMM shape and strides (see `shaders/matmul.wgsl`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct Gemm {
-    pub m: u32,
-    pub n: u32,
-    pub k: u32,
-    pub has_bias: u32,
-    pub a_si: u32,
-    pub a_sp: u32,
-    pub b_sp: u32,
-    pub b_sj: u32,
-    pub tiles_n: u32,
-    pub pad: [u32; 3],
-}
-
-impl Gemm {
-    fn new(m: usize, n: usize, k: usize, strides: [usize; 4]) -> Gemm {
-        let [a_si, a_sp, b_sp, b_sj] = strides.map(|s| s as u32);
-        Gemm {
-            m: m as u32,
-            n: n as u32,
-            k: k as u32,
-            has_bias: 0,
-            a_si,
-            a_sp,
-            b_sp,
-            b_sj,
-            tiles_n: n.div_ceil(4) as u32,
-            pad: [0; 3],
-        }
-    }
-    /// H (batch × out) = X (batch × in) · Wᵀ, W (out × in).
-    pub fn forward(batch: usize, fan_in: usize, fan_out: usize) -> Gemm {
-        Gemm::new(batch, fan_out, fan_in, [fan_in, 1, 1, fan_in])
-    }
-    /// dX (batch × in) = dH (batch × out) · W (out × in).
-    pub fn backward_data(batch: usize, fan_in: usize, fan_out: usize) -> Gemm {
-        Gemm::new(batch, fan_in, fan_out, [fan_out, 1, fan_in, 1])
-    }
-    /// dW (out × in) = dHᵀ (out × batch) · X (batch × in).
-    pub fn backward_weight(batch: usize, fan_in: usize, fan_out: usize) -> Gemm {
-        Gemm::new(fan_out, fan_in, batch, [1, fan_out, fan_in, 1])
-    }
-}
-
-/// Records C = A·B (+ bias) for the strides in `g`.
-pub fn encode_gemm(
-    gpu: &Gpu,
-    enc: &mut wgpu::CommandEncoder,
-    g: &Gemm,
-    a: &wgpu::Buffer,
-    b: &wgpu::Buffer,
-    bias: Option<&wgpu::Buffer>,
-    c: &wgpu::Buffer,
-) -> Result<(), GpuError> {
-    let pipe = gpu.pipeline(Shader::Matmul, "gemm", &[("WG", WG as f64)], false)?;
-    let params = Gemm {
-        has_bias: u32::from(bias.is_some()),
-        ..*g
-    };
-    let u = gpu.uniform("gemm params", &params);
-    // Without a bias the binding still needs a buffer; `a` is never read through it.
-    let bias_buf = bias.unwrap_or(a);
-    let group = gpu.bind(
-        &pipe,
-        "gemm",
-        &[
-            u.as_entire_binding(),
-            a.as_entire_binding(),
-            b.as_entire_binding(),
-            bias_buf.as_entire_binding(),
-            c.as_entire_binding(),
-        ],
-    );
-    let tiles = g.m.div_ceil(4) * g.tiles_n;
-    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-        label: Some("gemm"),
-        timestamp_writes: None,
-    });
-    gpu.dispatch(&mut pass, &pipe, &group, tiles.div_ceil(WG));
-    Ok(())
 }
 
 #[repr(C)]

@@ -188,15 +188,19 @@ pub struct Gpu {
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
     pub(crate) pipelines: PipelineCache,
+    gemm: std::sync::Mutex<Option<crate::gemm::GemmVariant>>,
+    scratch: std::sync::Mutex<Option<wgpu::Buffer>>,
+    scratch_tex: std::sync::Mutex<Option<wgpu::Texture>>,
 }
 
 impl Gpu {
     /// Picks an adapter as `opts` says and opens a device with its own limits.
     pub fn new(opts: &GpuOptions) -> Result<Arc<Gpu>, GpuError> {
         let adapter = choose_adapter(opts)?;
-        let wanted = OPTIONAL_FEATURES
-            .iter()
-            .fold(wgpu::Features::empty(), |a, (_, f)| a | *f);
+        let wanted = OPTIONAL_FEATURES.iter().fold(
+            wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS,
+            |a, (_, f)| a | *f,
+        );
         let features = adapter.features() & wanted;
         let limits = adapter.limits();
         let desc = wgpu::DeviceDescriptor {
@@ -228,7 +232,74 @@ impl Gpu {
             limits,
             features,
             pipelines: PipelineCache::default(),
+            gemm: Default::default(),
+            scratch: Default::default(),
+            scratch_tex: Default::default(),
         }
+    }
+
+    /// The GEMM kernel used on this adapter: set explicitly, else the tuned
+    /// choice cached for this adapter and driver, else the adapter type's default.
+    pub fn gemm_variant(&self) -> crate::gemm::GemmVariant {
+        let mut g = self.gemm.lock().unwrap_or_else(|p| p.into_inner());
+        *g.get_or_insert_with(|| {
+            crate::tune::cached_choice(self)
+                .unwrap_or_else(|| crate::gemm::GemmVariant::default_for(self))
+        })
+    }
+
+    /// Overrides the GEMM kernel (tests, benchmarks, the tuner).
+    pub fn set_gemm_variant(&self, v: crate::gemm::GemmVariant) {
+        *self.gemm.lock().unwrap_or_else(|p| p.into_inner()) = Some(v);
+    }
+
+    /// A view of a scratch rgba32float texture of at least `width` × `height`
+    /// texels (sampled and storage-written), shared like [`Gpu::scratch`].
+    pub fn scratch_texture(&self, width: u32, height: u32) -> Result<wgpu::TextureView, GpuError> {
+        let mut s = self.scratch_tex.lock().unwrap_or_else(|p| p.into_inner());
+        let fits = |t: &wgpu::Texture| t.width() >= width && t.height() >= height;
+        if let Some(t) = s.as_ref().filter(|t| fits(t)) {
+            return Ok(t.create_view(&Default::default()));
+        }
+        let (w, h) = match s.as_ref() {
+            Some(t) => (t.width().max(width), t.height().max(height)),
+            None => (width, height),
+        };
+        let t = self.scoped("packed B texture", || {
+            self.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("packed B texture"),
+                size: wgpu::Extent3d {
+                    width: w.max(1),
+                    height: h.max(1),
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::Rgba32Float,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::STORAGE_BINDING,
+                view_formats: &[],
+            })
+        })?;
+        let view = t.create_view(&Default::default());
+        *s = Some(t);
+        Ok(view)
+    }
+
+    /// A scratch storage buffer of at least `bytes`, shared by sequential
+    /// dispatches (commands on one queue never overlap), grown on demand.
+    pub fn scratch(&self, label: &str, bytes: u64) -> Result<wgpu::Buffer, GpuError> {
+        let mut s = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = s.as_ref().filter(|b| b.size() >= bytes) {
+            return Ok(b.clone());
+        }
+        let grown = bytes
+            .next_power_of_two()
+            .min(self.max_binding_bytes())
+            .max(bytes);
+        let b = self.storage(label, grown)?;
+        *s = Some(b.clone());
+        Ok(b)
     }
 
     /// The adapter as recorded in results.

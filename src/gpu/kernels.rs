@@ -22,8 +22,12 @@ pub enum Shader {
     Init,
     /// Haar-orthogonal weights from Householder reflectors.
     Orthogonal,
-    /// GEMM in the three orientations.
+    /// GEMM in the three orientations (portable register-blocked kernel).
     Matmul,
+    /// GEMM for CPU adapters: subgroup broadcasts, packed B.
+    MatmulSubgroup,
+    /// GEMM for GPUs: shared-memory tiles.
+    MatmulTiled,
     /// Activation forward and derivative.
     Activation,
     /// Loss value gradient.
@@ -40,6 +44,8 @@ impl Shader {
             Shader::Init => "init.wgsl",
             Shader::Orthogonal => "orthogonal.wgsl",
             Shader::Matmul => "matmul.wgsl",
+            Shader::MatmulSubgroup => "matmul_subgroup.wgsl",
+            Shader::MatmulTiled => "matmul_tiled.wgsl",
             Shader::Activation => "activation.wgsl",
             Shader::Loss => "loss.wgsl",
             Shader::Reduce => "reduce.wgsl",
@@ -52,6 +58,8 @@ impl Shader {
             Shader::Init => include_str!("../../shaders/init.wgsl"),
             Shader::Orthogonal => include_str!("../../shaders/orthogonal.wgsl"),
             Shader::Matmul => include_str!("../../shaders/matmul.wgsl"),
+            Shader::MatmulSubgroup => include_str!("../../shaders/matmul_subgroup.wgsl"),
+            Shader::MatmulTiled => include_str!("../../shaders/matmul_tiled.wgsl"),
             Shader::Activation => include_str!("../../shaders/activation.wgsl"),
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),
             Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
@@ -97,6 +105,22 @@ pub(crate) struct PipelineCache {
     compiled: Mutex<usize>,
 }
 
+/// Runs shader compilation and turns a panic inside the shader compiler
+/// (naga has a few) into a typed error naming the kernel.
+fn no_panic<T>(kernel: &str, f: impl FnOnce() -> T) -> Result<T, GpuError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".into());
+        GpuError::Shader {
+            kernel: kernel.to_string(),
+            detail: format!("the shader compiler failed: {msg}"),
+        }
+    })
+}
+
 /// Workgroup-size override constants are named `WG` (x) by convention.
 const WG_CONSTANT: &str = "WG";
 
@@ -129,23 +153,25 @@ impl Gpu {
         let label = format!("{}:{entry}", shader.file());
         let pipeline = self
             .scoped(&label, || {
-                self.device
-                    .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                        label: Some(&label),
-                        layout: None,
-                        module: &module,
-                        entry_point: Some(entry),
-                        compilation_options: wgpu::PipelineCompilationOptions {
-                            constants,
-                            zero_initialize_workgroup_memory: false,
-                        },
-                        cache: None,
-                    })
+                no_panic(&label, || {
+                    self.device
+                        .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                            label: Some(&label),
+                            layout: None,
+                            module: &module,
+                            entry_point: Some(entry),
+                            compilation_options: wgpu::PipelineCompilationOptions {
+                                constants,
+                                zero_initialize_workgroup_memory: false,
+                            },
+                            cache: None,
+                        })
+                })
             })
             .map_err(|e| GpuError::Shader {
                 kernel: label.clone(),
                 detail: e.to_string(),
-            })?;
+            })??;
         let pipeline = Arc::new(pipeline);
         self.lock_pipelines().insert(key, pipeline.clone());
         if let Ok(mut n) = self.pipelines.compiled.lock() {
@@ -181,16 +207,18 @@ impl Gpu {
         let src = shader.source(int64);
         let m = self
             .scoped(shader.file(), || {
-                self.device
-                    .create_shader_module(wgpu::ShaderModuleDescriptor {
-                        label: Some(shader.file()),
-                        source: wgpu::ShaderSource::Wgsl(src.into()),
-                    })
+                no_panic(shader.file(), || {
+                    self.device
+                        .create_shader_module(wgpu::ShaderModuleDescriptor {
+                            label: Some(shader.file()),
+                            source: wgpu::ShaderSource::Wgsl(src.into()),
+                        })
+                })
             })
             .map_err(|e| GpuError::Shader {
                 kernel: shader.file().into(),
                 detail: e.to_string(),
-            })?;
+            })??;
         let m = Arc::new(m);
         modules.insert((shader, int64), m.clone());
         Ok(m)

@@ -1,0 +1,58 @@
+# Regenerates the entry points of matmul_subgroup.wgsl below its GENERATED
+# marker: python3 shaders/gen_matmul_subgroup.py
+#
+# Generates the unrolled subgroup GEMM entry points (constant indices only:
+# lavapipe turns any dynamically indexed private array into per-lane memory
+# traffic, so every accumulator is a named variable).
+import sys
+CV = 2
+def entry(rm, tex):
+    g = rm // 8
+    name = f"gemm_sg{rm}" + ("_tex" if tex else "")
+    out = []
+    w = out.append
+    w(f"// RM = {rm} rows per lane, {4*CV} columns per lane; B from {'a texture' if tex else 'packed vec4 rows'}.")
+    w("@compute @workgroup_size(8)")
+    w(f"fn {name}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,")
+    w("        @builtin(subgroup_invocation_id) lane: u32) {")
+    w("    let w = wid.y * nwg.x + wid.x;")
+    w(f"    let row0 = (w / sp.tiles_n) * {rm}u;")
+    w("    if (row0 >= sp.m) {\n        return;\n    }")
+    w("    let q0 = ((w % sp.tiles_n) * 8u + lane) * 2u;")
+    for r in range(rm):
+        for v in range(CV):
+            w(f"    var c{r}_{v} = vec4<f32>(0.0);")
+    for gi in range(g):
+        w(f"    let ar{gi} = min(row0 + {gi*8}u + lane, sp.m - 1u) * sp.a_si;")
+    w("    for (var p = 0u; p < sp.k; p++) {")
+    if tex:
+        w("        let b0 = textureLoad(btex, vec2<u32>(q0, p), 0);")
+        w("        let b1 = textureLoad(btex, vec2<u32>(q0 + 1u, p), 0);")
+    else:
+        w("        let bb = p * sp.ldb4 + q0;")
+        w("        let b0 = bpk[bb];")
+        w("        let b1 = bpk[bb + 1u];")
+    w("        let ap = p * sp.a_sp;")
+    for gi in range(g):
+        w(f"        let a{gi} = a[ar{gi} + ap];")
+        for l in range(8):
+            r = gi * 8 + l
+            w(f"        let x{r} = subgroupBroadcast(a{gi}, {l}u);")
+            w(f"        c{r}_0 = c{r}_0 + x{r} * b0;")
+            w(f"        c{r}_1 = c{r}_1 + x{r} * b1;")
+    w("    }")
+    for r in range(rm):
+        w(f"    store_row(row0 + {r}u, q0, c{r}_0, c{r}_1);")
+    w("}")
+    return "\n".join(out)
+
+path = sys.argv[1] if len(sys.argv) > 1 else __file__.replace("gen_matmul_subgroup.py", "matmul_subgroup.wgsl")
+MARK = "// ---- GENERATED below"
+text = open(path).read()
+head = text[: text.index(MARK)]
+head += text[text.index(MARK):].splitlines()[0] + "\n"
+parts = [head.rstrip("\n")]
+for rm in (8, 16, 32):
+    for tex in (False, True):
+        parts.append(entry(rm, tex))
+open(path, "w").write("\n\n".join(parts) + "\n")
