@@ -76,13 +76,21 @@ fn merge(a: Rec, b: Rec) -> Rec {
         let n = a.n + b.n;
         let fa = f32(a.n);
         let fb = f32(b.n);
-        let delta = b.mean - a.mean;
+        // Chan: M2 = M2a + M2b + delta^2 * na * nb / n, kept as a scaled pair.
+        // Halved means never overflow, even for values of both signs near f32::MAX.
+        let half_delta = 0.5 * b.mean - 0.5 * a.mean;
+        var cross: vec2<f32>;
+        if (abs(half_delta) < 8.0e37) {
+            let delta = b.mean - a.mean;
+            r.mean = a.mean + delta * (fb / f32(n));
+            cross = vec2<f32>(abs(delta), fa * (fb / f32(n)));
+        } else {
+            r.mean = a.mean * (fa / f32(n)) + b.mean * (fb / f32(n));
+            cross = vec2<f32>(abs(half_delta), 4.0 * fa * (fb / f32(n)));
+        }
         r.n = n;
-        r.mean = a.mean + delta * (fb / f32(n));
-        // Chan: M2 = M2a + M2b + delta^2 * na * nb / n, with t^2 the last term.
-        let t = abs(delta) * (sqrt(fa) * sqrt(fb) / sqrt(f32(n)));
         let m = add_ssq(a.m2_s, a.m2_q, b.m2_s, b.m2_q);
-        let m2 = add_ssq(m.x, m.y, t, 1.0);
+        let m2 = add_ssq(m.x, m.y, cross.x, cross.y);
         r.m2_s = m2.x;
         r.m2_q = m2.y;
         let q = add_ssq(a.nrm_s, a.nrm_q, b.nrm_s, b.nrm_q);
@@ -102,20 +110,34 @@ fn is_finite_bits(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7fffffffu) < 0x7f800000u;
 }
 
+// Every mean and M2 of a tensor is taken about one shift, the tensor's first
+// element (when finite and below 1e30, so x - shift cannot overflow): means
+// stored in f32 then resolve the spread, not the offset (1000 + 1e-3 noise
+// keeps its std to 1e-4 instead of losing it to the ulps of 1000).
+fn tensor_shift() -> f32 {
+    if (rp.n == 0u) {
+        return 0.0;
+    }
+    let x0 = src[0];
+    return select(0.0, x0, is_finite_bits(x0) && abs(x0) < 1.0e30);
+}
+
 // The record of up to PT elements starting at `first`, stride WGR.
 fn thread_rec(first: u32) -> Rec {
     var r = empty_rec();
-    var vals: array<f32, PT>;
+    var raw: array<f32, PT>;
+    var dev: array<f32, PT>;
     var ok: array<bool, PT>;
-    var amax = 0.0;
-    r.min_v = 3.4e38;
-    r.max_v = -3.4e38;
+    var amax = 0.0;   // of the raw values (norm)
+    var dmax = 0.0;   // of the shifted values (mean, M2)
+    let shift = tensor_shift();
+    r.min_v = bitcast<f32>(0x7f800000u);  // +inf: any finite value replaces it
+    r.max_v = bitcast<f32>(0xff800000u);
     for (var k = 0u; k < PT; k++) {
         let i = first + k * WGR;
         ok[k] = false;
         if (i < rp.n) {
             let x = src[i];
-            vals[k] = x;
             let bits = bitcast<u32>(x) & 0x7fffffffu;
             if (bits > 0x7f800000u) {
                 r.nan += 1u;
@@ -123,10 +145,13 @@ fn thread_rec(first: u32) -> Rec {
                 r.inf += 1u;
             } else {
                 ok[k] = true;
+                raw[k] = x;
+                dev[k] = x - shift;
                 r.n += 1u;
                 r.min_v = min(r.min_v, x);
                 r.max_v = max(r.max_v, x);
                 amax = max(amax, abs(x));
+                dmax = max(dmax, abs(dev[k]));
                 r.zero += select(0u, 1u, x == 0.0);
                 r.sat += select(0u, 1u, abs(x) > rp.sat);
             }
@@ -137,30 +162,40 @@ fn thread_rec(first: u32) -> Rec {
         r.max_v = 0.0;
         return r;
     }
-    if (amax == 0.0) {
-        return r; // all zeros: mean 0, M2 0, norm 0
+    var qn = 0.0;
+    for (var k = 0u; k < PT; k++) {
+        if (ok[k] && amax > 0.0) {
+            let s = raw[k] / amax;
+            qn += s * s;
+        }
+    }
+    r.nrm_s = amax;
+    r.nrm_q = select(0.0, qn, amax > 0.0);
+    if (dmax == 0.0) {
+        return r; // every value equals the shift: mean 0 (about it), M2 0
     }
     var s1 = 0.0;
     for (var k = 0u; k < PT; k++) {
         if (ok[k]) {
-            s1 += vals[k] / amax;
+            s1 += dev[k] / dmax;
         }
     }
-    r.mean = amax * (s1 / f32(r.n));
+    let mean0 = dmax * (s1 / f32(r.n));
+    // Corrected two-pass: the rounding error of mean0 is measured by the sum
+    // of the deviations and removed from both the mean and M2.
+    let direct = dmax < 1.0e37; // d - mean0 cannot overflow
+    var c1 = 0.0;
     var q = 0.0;
-    var qn = 0.0;
     for (var k = 0u; k < PT; k++) {
         if (ok[k]) {
-            let d = (vals[k] - r.mean) / amax;
-            let s = vals[k] / amax;
+            let d = select(dev[k] / dmax - mean0 / dmax, (dev[k] - mean0) / dmax, direct);
+            c1 += d;
             q += d * d;
-            qn += s * s;
         }
     }
-    r.m2_s = amax;
-    r.m2_q = q;
-    r.nrm_s = amax;
-    r.nrm_q = qn;
+    r.mean = mean0 + dmax * (c1 / f32(r.n));
+    r.m2_s = dmax;
+    r.m2_q = max(q - c1 * c1 / f32(r.n), 0.0);
     return r;
 }
 
@@ -194,8 +229,11 @@ fn reduce_final(@builtin(local_invocation_index) lid: u32) {
         r = merge(r, parts[rp.part_offset + p]);
     }
     wrec[lid] = r;
-    let total = merge_workgroup(lid);
+    var total = merge_workgroup(lid);
     if (lid == 0u) {
+        if (total.n > 0u) {
+            total.mean = total.mean + tensor_shift();
+        }
         finals[rp.out_index] = total;
     }
 }

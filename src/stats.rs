@@ -130,6 +130,7 @@ pub fn encode_reduce(
             "reduce_final",
             &[
                 (0, u.as_entire_binding()),
+                (1, src.clone()),
                 (2, bufs.parts.as_entire_binding()),
                 (3, bufs.finals.as_entire_binding()),
             ],

@@ -53,3 +53,39 @@ pub fn moments(xs: &[f64]) -> (f64, f64) {
     let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0);
     (m, v)
 }
+
+/// A [`initscope::spec::RunSpec`] from a run configuration in JSON (the
+/// `config` of one run, as in a manifest without variants or sweeps).
+pub fn run_spec(cfg: serde_json::Value, seed: u64) -> initscope::spec::RunSpec {
+    initscope::spec::RunSpec {
+        id: "r000".into(),
+        label: "test".into(),
+        group: "test".into(),
+        variant: None,
+        params: Default::default(),
+        seed,
+        repeat: 0,
+        config: serde_json::from_value(cfg).expect("a valid run configuration"),
+    }
+}
+
+/// Every f64 field of `s` as raw bits, then every count, for bitwise comparisons.
+pub fn stats_bits(s: &initscope::record::TensorStats) -> Vec<u64> {
+    let mut v = vec![
+        s.mean.to_bits(),
+        s.std.to_bits(),
+        s.min.to_bits(),
+        s.max.to_bits(),
+        s.norm.to_bits(),
+        s.count,
+        s.nan_count,
+        s.inf_count,
+    ];
+    v.extend(s.zero_fraction.map(f64::to_bits));
+    v.extend(s.saturated_fraction.map(f64::to_bits));
+    if let Some(h) = &s.histogram {
+        v.extend([h.lo.to_bits(), h.hi.to_bits()]);
+        v.extend(&h.counts);
+    }
+    v
+}
