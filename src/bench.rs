@@ -233,13 +233,7 @@ fn bench_gemm(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result<
     };
     for &n in sizes {
         let bufs = crate::tune::gemm_buffers(gpu, n)?;
-        let reps = if o.quick {
-            3
-        } else if n >= 2048 {
-            3
-        } else {
-            7
-        };
+        let reps = if o.quick || n >= 2048 { 3 } else { 7 };
         let shapes = [
             ("forward X·Wᵀ", Gemm::forward(n, n, n)),
             ("backward dH·W", Gemm::backward_data(n, n, n)),

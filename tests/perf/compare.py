@@ -1,0 +1,131 @@
+"""Side-by-side: initscope (lavapipe or a real GPU) against PyTorch on the CPU,
+same configurations, same machine, same session.
+
+    cargo build --release
+    python3 -m venv target/venv && target/venv/bin/pip install torch numpy
+    target/venv/bin/python tests/perf/compare.py            # full suite (several minutes)
+    target/venv/bin/python tests/perf/compare.py --quick    # smaller
+
+Run it on an idle machine: two CPU-heavy processes halve each other.
+"""
+import json, os, statistics, subprocess, sys, tempfile, time
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.join(ROOT, "target", "release", "initscope")
+QUICK = "--quick" in sys.argv
+
+
+def timed(fn, reps, warmup=1):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def torch_gemm(n=1024):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return 2 * n ** 3 / timed(lambda: a @ b, 10) / 1e9
+
+
+def tensor_stats(t):
+    # The statistics initscope reduces for every tensor.
+    f = t[torch.isfinite(t)]
+    return (f.mean(), f.std(), f.min(), f.max(), f.norm(), torch.isnan(t).sum(), torch.isinf(t).sum(),
+            (t == 0).float().mean(), (t.abs() > 0.9).float().mean())
+
+
+def torch_step(width, depth, batch):
+    layers = [torch.nn.Linear(width, width) for _ in range(depth)]
+    for l in layers:
+        torch.nn.init.xavier_uniform_(l.weight)
+        torch.nn.init.zeros_(l.bias)
+    x = torch.randn(batch, width)
+
+    def step():
+        for l in layers:
+            l.weight.grad = None
+            l.bias.grad = None
+        h, pre, act = x, [], []
+        for i, l in enumerate(layers):
+            z = l(h)
+            z.retain_grad()
+            h = torch.tanh(z) if i < depth - 1 else z
+            h.retain_grad()
+            pre.append(z)
+            act.append(h)
+        h.mean().backward()
+        with torch.no_grad():
+            for i, l in enumerate(layers):
+                for t in (l.weight, l.bias, pre[i], act[i], l.weight.grad, l.bias.grad, act[i].grad):
+                    [s.item() for s in tensor_stats(t)]
+
+    secs = timed(step, 2 if depth >= 50 else 10)
+    return secs * 1e3, 6 * batch * width * width * depth / secs / 1e9
+
+
+def torch_randn(n):
+    return n / timed(lambda: torch.randn(n), 5) / 1e9
+
+
+def numpy_normal(n):
+    rng = np.random.default_rng(1)
+    return n / timed(lambda: rng.standard_normal(n, dtype=np.float32), 5) / 1e9
+
+
+def whole_run(cmd, reps=3):
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def main():
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}")
+    args = [BIN, "bench", "--json", "-"] + (["--quick"] if QUICK else [])
+    bench = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+    by = {m["name"]: m for m in bench["results"]}
+    print(f"initscope on {bench['adapter']['name']} ({bench['adapter']['backend']}), GEMM {bench['gemm_variant']}")
+
+    def ours(prefix, unit):
+        m = next(m for n, m in by.items() if n.startswith(prefix))
+        return next(v for v, u in m["throughput"] if u == unit), m["median_ms"]
+
+    rows = []
+    g_ours, _ = ours("gemm forward X·Wᵀ 1024", "GFLOP/s")
+    g_torch = torch_gemm(1024)
+    rows.append(("GEMM 1024³ (GFLOP/s)", g_ours, g_torch, g_ours / g_torch, 0.25))
+    for label, (w, d, b) in [("step (a)", (512, 10, 64)), ("step (b)", (1024, 10 if QUICK else 50, 1024))]:
+        gf, ms = ours(label, "GFLOP/s")
+        t_ms, t_gf = torch_step(w, d, b)
+        rows.append((f"{label} {d}x{w} b{b} (GFLOP/s; ms {ms:.0f} vs {t_ms:.0f})", gf, t_gf, gf / t_gf,
+                     0.25 if label == "step (b)" else None))
+    n = 1 << (22 if QUICK else 24)
+    v_ours, _ = ours("philox fill normal", "Gvalues/s")
+    v_torch, v_np = torch_randn(n), numpy_normal(n)
+    rows.append(("normal fill vs torch.randn (Gvalues/s)", v_ours, v_torch, v_ours / v_torch, 1.0))
+    rows.append(("normal fill vs numpy standard_normal", v_ours, v_np, v_ours / v_np, None))
+
+    manifest = os.path.join(ROOT, "experiments", "init-impact.json")
+    with tempfile.TemporaryDirectory() as out:
+        t_ours = whole_run([BIN, "run", manifest, "--out", out, "--quiet"])
+    t_torch = whole_run([sys.executable, os.path.join(ROOT, "tests", "perf", "init_impact_torch.py")])
+    rows.append(("init-impact.json end to end (s; ours with plots+report)", t_ours, t_torch, t_torch / t_ours, 1.0))
+
+    print(f"\n{'measure':<58} {'initscope':>10} {'torch':>10} {'ratio':>8}  target")
+    for name, a, b, r, target in rows:
+        verdict = "" if target is None else ("met" if r >= target else "MISSED") + f" (≥ {target}×)"
+        print(f"{name:<58} {a:>10.3f} {b:>10.3f} {r:>7.2f}×  {verdict}")
+    print("(ratio = initscope/torch for throughputs; torch time / initscope time for the end-to-end run)")
+
+
+if __name__ == "__main__":
+    main()
