@@ -44,7 +44,7 @@ struct RedParams {
 @group(0) @binding(4) var<storage, read_write> hist: array<atomic<u32>>;
 
 const WGR: u32 = 64u;
-const PT: u32 = 16u;   // elements per invocation
+const PT: u32 = 256u;   // elements per invocation
 const LOCAL_BINS: u32 = 256u;
 
 var<workgroup> wrec: array<Rec, WGR>;
@@ -122,12 +122,23 @@ fn tensor_shift() -> f32 {
     return select(0.0, x0, is_finite_bits(x0) && abs(x0) < 1.0e30);
 }
 
-// The record of up to PT elements starting at `first`, stride WGR.
+fn load_finite(i: u32) -> vec2<f32> {
+    // (value, 1) for a finite element in range, else (0, 0).
+    if (i < rp.n) {
+        let x = src[i];
+        if (is_finite_bits(x)) {
+            return vec2<f32>(x, 1.0);
+        }
+    }
+    return vec2<f32>(0.0, 0.0);
+}
+
+// The record of up to PT elements starting at `first`, stride WGR. Three
+// passes re-read the elements (cached) instead of keeping them in a private
+// array: lavapipe turns dynamically indexed private arrays into per-lane
+// memory traffic, which made this kernel 10x slower.
 fn thread_rec(first: u32) -> Rec {
     var r = empty_rec();
-    var raw: array<f32, PT>;
-    var dev: array<f32, PT>;
-    var ok: array<bool, PT>;
     var amax = 0.0;   // of the raw values (norm)
     var dmax = 0.0;   // of the shifted values (mean, M2)
     let shift = tensor_shift();
@@ -135,7 +146,6 @@ fn thread_rec(first: u32) -> Rec {
     r.max_v = bitcast<f32>(0xff800000u);
     for (var k = 0u; k < PT; k++) {
         let i = first + k * WGR;
-        ok[k] = false;
         if (i < rp.n) {
             let x = src[i];
             let bits = bitcast<u32>(x) & 0x7fffffffu;
@@ -144,14 +154,11 @@ fn thread_rec(first: u32) -> Rec {
             } else if (bits == 0x7f800000u) {
                 r.inf += 1u;
             } else {
-                ok[k] = true;
-                raw[k] = x;
-                dev[k] = x - shift;
                 r.n += 1u;
                 r.min_v = min(r.min_v, x);
                 r.max_v = max(r.max_v, x);
                 amax = max(amax, abs(x));
-                dmax = max(dmax, abs(dev[k]));
+                dmax = max(dmax, abs(x - shift));
                 r.zero += select(0u, 1u, x == 0.0);
                 r.sat += select(0u, 1u, abs(x) > rp.sat);
             }
@@ -162,23 +169,21 @@ fn thread_rec(first: u32) -> Rec {
         r.max_v = 0.0;
         return r;
     }
+    // Scaling by 1/max keeps every square in [0, 1]: no overflow, no underflow.
+    let inv_a = select(0.0, 1.0 / amax, amax > 0.0);
+    let inv_d = select(0.0, 1.0 / dmax, dmax > 0.0);
     var qn = 0.0;
-    for (var k = 0u; k < PT; k++) {
-        if (ok[k] && amax > 0.0) {
-            let s = raw[k] / amax;
-            qn += s * s;
-        }
-    }
-    r.nrm_s = amax;
-    r.nrm_q = select(0.0, qn, amax > 0.0);
-    if (dmax == 0.0) {
-        return r; // every value equals the shift: mean 0 (about it), M2 0
-    }
     var s1 = 0.0;
     for (var k = 0u; k < PT; k++) {
-        if (ok[k]) {
-            s1 += dev[k] / dmax;
-        }
+        let v = load_finite(first + k * WGR);
+        let s = v.x * inv_a;
+        qn += s * s;
+        s1 += (v.x - shift) * inv_d * v.y;
+    }
+    r.nrm_s = amax;
+    r.nrm_q = qn;
+    if (dmax == 0.0) {
+        return r; // every value equals the shift: mean 0 (about it), M2 0
     }
     let mean0 = dmax * (s1 / f32(r.n));
     // Corrected two-pass: the rounding error of mean0 is measured by the sum
@@ -187,11 +192,11 @@ fn thread_rec(first: u32) -> Rec {
     var c1 = 0.0;
     var q = 0.0;
     for (var k = 0u; k < PT; k++) {
-        if (ok[k]) {
-            let d = select(dev[k] / dmax - mean0 / dmax, (dev[k] - mean0) / dmax, direct);
-            c1 += d;
-            q += d * d;
-        }
+        let v = load_finite(first + k * WGR);
+        let dev = v.x - shift;
+        let d = select(dev * inv_d - mean0 * inv_d, (dev - mean0) * inv_d, direct) * v.y;
+        c1 += d;
+        q += d * d;
     }
     r.mean = mean0 + dmax * (c1 / f32(r.n));
     r.m2_s = dmax;

@@ -40,7 +40,7 @@ struct RedParams {
 }
 
 /// Elements per workgroup of the partial reduction (WGR × PT in reduce.wgsl).
-const CHUNK: u32 = 64 * 16;
+const CHUNK: u32 = 64 * 256;
 /// Bins that fit the workgroup-local histogram.
 const LOCAL_BINS: u32 = 256;
 
