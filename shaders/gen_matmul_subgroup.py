@@ -6,12 +6,12 @@
 # traffic, so every accumulator is a named variable).
 import sys
 CV = 2
-def entry(rm, tex):
+def entry(rm, tex, ku):
     g = rm // 8
-    name = f"gemm_sg{rm}" + ("_tex" if tex else "")
+    name = f"gemm_sg{rm}" + ("_tex" if tex else "") + (f"_k{ku}" if ku > 1 else "")
     out = []
     w = out.append
-    w(f"// RM = {rm} rows per lane, {4*CV} columns per lane; B from {'a texture' if tex else 'packed vec4 rows'}.")
+    w(f"// RM = {rm} rows per lane, {4*CV} columns per lane; B from {'a texture' if tex else 'packed vec4 rows'}; k unrolled {ku}x.")
     w("@compute @workgroup_size(8)")
     w(f"fn {name}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,")
     w("        @builtin(subgroup_invocation_id) lane: u32) {")
@@ -24,23 +24,38 @@ def entry(rm, tex):
             w(f"    var c{r}_{v} = vec4<f32>(0.0);")
     for gi in range(g):
         w(f"    let ar{gi} = min(row0 + {gi*8}u + lane, sp.m - 1u) * sp.a_si;")
-    w("    for (var p = 0u; p < sp.k; p++) {")
-    if tex:
-        w("        let b0 = textureLoad(btex, vec2<u32>(q0, p), 0);")
-        w("        let b1 = textureLoad(btex, vec2<u32>(q0 + 1u, p), 0);")
+    def body(ind, ps):
+        # one k step at row index expression ps
+        if tex:
+            w(f"{ind}let b0 = textureLoad(btex, vec2<u32>(q0, {ps}), 0);")
+            w(f"{ind}let b1 = textureLoad(btex, vec2<u32>(q0 + 1u, {ps}), 0);")
+        else:
+            w(f"{ind}let bb = ({ps}) * sp.ldb4 + q0;")
+            w(f"{ind}let b0 = bpk[bb];")
+            w(f"{ind}let b1 = bpk[bb + 1u];")
+        w(f"{ind}let ap = ({ps}) * sp.a_sp;")
+        for gi in range(g):
+            w(f"{ind}let a{gi} = a[ar{gi} + ap];")
+            for l in range(8):
+                r = gi * 8 + l
+                w(f"{ind}let x{r} = subgroupBroadcast(a{gi}, {l}u);")
+                w(f"{ind}c{r}_0 = c{r}_0 + x{r} * b0;")
+                w(f"{ind}c{r}_1 = c{r}_1 + x{r} * b1;")
+    if ku > 1:
+        w(f"    let k_main = sp.k - sp.k % {ku}u;")
+        w(f"    for (var p = 0u; p < k_main; p += {ku}u) {{")
+        for u in range(ku):
+            w("        {")
+            body("            ", f"p + {u}u")
+            w("        }")
+        w("    }")
+        w("    for (var p = k_main; p < sp.k; p++) {")
+        body("        ", "p")
+        w("    }")
     else:
-        w("        let bb = p * sp.ldb4 + q0;")
-        w("        let b0 = bpk[bb];")
-        w("        let b1 = bpk[bb + 1u];")
-    w("        let ap = p * sp.a_sp;")
-    for gi in range(g):
-        w(f"        let a{gi} = a[ar{gi} + ap];")
-        for l in range(8):
-            r = gi * 8 + l
-            w(f"        let x{r} = subgroupBroadcast(a{gi}, {l}u);")
-            w(f"        c{r}_0 = c{r}_0 + x{r} * b0;")
-            w(f"        c{r}_1 = c{r}_1 + x{r} * b1;")
-    w("    }")
+        w("    for (var p = 0u; p < sp.k; p++) {")
+        body("        ", "p")
+        w("    }")
     for r in range(rm):
         w(f"    store_row(row0 + {r}u, q0, c{r}_0, c{r}_1);")
     w("}")
@@ -54,5 +69,7 @@ head += text[text.index(MARK):].splitlines()[0] + "\n"
 parts = [head.rstrip("\n")]
 for rm in (8, 16, 32):
     for tex in (False, True):
-        parts.append(entry(rm, tex))
+        parts.append(entry(rm, tex, 1))
+for rm in (16, 32):
+    parts.append(entry(rm, True, 4))
 open(path, "w").write("\n\n".join(parts) + "\n")

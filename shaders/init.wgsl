@@ -20,9 +20,9 @@ struct InitParams {
     layer: u32,
     role: u32,
     repeat_index: u32,
-    n: u32,
+    n: u32,            // elements written (this chunk)
     n_comp: u32,
-    _pad: u32,
+    block_offset: u32, // Philox block of the chunk's first element (its index / 4)
 }
 
 @group(0) @binding(0) var<uniform> p: InitParams;
@@ -92,11 +92,12 @@ fn init_elementwise(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let block = (wid.y * nwg.x + wid.x) * WG + lid;
-    let first = block * 4u;
+    let local = (wid.y * nwg.x + wid.x) * WG + lid;
+    let first = local * 4u;
     if (first >= p.n) {
         return;
     }
+    let block = local + p.block_offset;
     let w = philox4x32_10(vec4<u32>(block, p.layer, p.role, p.repeat_index), p.key);
     var z = vec4<f32>(0.0);
     var need_normal = false;

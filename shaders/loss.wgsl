@@ -7,7 +7,7 @@ struct LossParams {
     rows: u32,
     cols: u32,
     scale: f32,
-    _p0: u32,
+    total: u32, // elements of the whole output (a chunk covers n of them)
     _p1: u32,
     _p2: u32,
 }
@@ -30,7 +30,7 @@ fn loss_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     if (e >= lp.n) {
         return;
     }
-    let inv_n = 1.0 / f32(lp.n);
+    let inv_n = 1.0 / f32(lp.total);
     switch lp.kind {
         case 0u: { out[e] = inv_n; }
         case 1u: { out[e] = 2.0 * y[e] * inv_n; }
@@ -39,7 +39,8 @@ fn loss_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     }
 }
 
-// out[j] = sum_i y[i * cols + j] (bias gradient: the batch sum of dH).
+// out[j] = sum_i y[i * cols + j] (bias gradient: the batch sum of dH);
+// kind 1 adds to out (batch chunks after the first).
 @compute @workgroup_size(WG)
 fn column_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
@@ -51,7 +52,11 @@ fn column_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     for (var i = 0u; i < lp.rows; i++) {
         s = s + y[i * lp.cols + j];
     }
-    out[j] = s;
+    if (lp.kind == 1u) {
+        out[j] = out[j] + s;
+    } else {
+        out[j] = s;
+    }
 }
 
 // out *= scale (in place).

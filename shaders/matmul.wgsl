@@ -17,7 +17,7 @@ struct GemmParams {
     b_sp: u32,
     b_sj: u32,
     tiles_n: u32,
-    _p0: u32,
+    accumulate: u32, // C += A·B instead of C = A·B (batch-chunked dW)
     _p1: u32,
     _p2: u32,
 }
@@ -73,6 +73,9 @@ fn gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                     var v = acc[r][q];
                     if (gp.has_bias != 0u) {
                         v = v + bias[j];
+                    }
+                    if (gp.accumulate != 0u) {
+                        v = v + c[i * gp.n + j];
                     }
                     c[i * gp.n + j] = v;
                 }

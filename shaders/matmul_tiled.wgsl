@@ -13,7 +13,7 @@ struct TileParams {
     b_sp: u32,
     b_sj: u32,
     tiles_n: u32,
-    _p0: u32,
+    accumulate: u32, // C += A·B instead of C = A·B (batch-chunked dW)
     _p1: u32,
     _p2: u32,
 }
@@ -85,6 +85,9 @@ fn gemm_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
                     var v = acc[r][q];
                     if (tp.has_bias != 0u) {
                         v = v + bias[j];
+                    }
+                    if (tp.accumulate != 0u) {
+                        v = v + c[i * tp.n + j];
                     }
                     c[i * tp.n + j] = v;
                 }

@@ -27,7 +27,7 @@ struct Rec {
 }
 
 struct RedParams {
-    n: u32,          // elements of the tensor
+    n: u32,          // elements of the tensor (of this chunk, for the partial pass)
     part_offset: u32,
     n_parts: u32,
     out_index: u32,
@@ -42,6 +42,8 @@ struct RedParams {
 @group(0) @binding(2) var<storage, read_write> parts: array<Rec>;
 @group(0) @binding(3) var<storage, read_write> finals: array<Rec>;
 @group(0) @binding(4) var<storage, read_write> hist: array<atomic<u32>>;
+// The tensor's first chunk: its first element is the shift of every chunk.
+@group(0) @binding(5) var<storage, read> shift_src: array<f32>;
 
 const WGR: u32 = 64u;
 const PT: u32 = 256u;   // elements per invocation
@@ -118,7 +120,7 @@ fn tensor_shift() -> f32 {
     if (rp.n == 0u) {
         return 0.0;
     }
-    let x0 = src[0];
+    let x0 = shift_src[0];
     return select(0.0, x0, is_finite_bits(x0) && abs(x0) < 1.0e30);
 }
 

@@ -3,6 +3,7 @@
 //! adapters (lavapipe), a shared-memory tiled kernel for real GPUs, and a
 //! portable register-blocked kernel that runs everywhere.
 
+use crate::gpu::buffers::View;
 use crate::gpu::{Gpu, GpuError, Shader};
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +21,9 @@ pub struct Gemm {
     pub b_sp: u32,
     pub b_sj: u32,
     pub tiles_n: u32,
-    pub pad: [u32; 3],
+    /// 1: C += A·B (dW accumulated over batch chunks).
+    pub accumulate: u32,
+    pub pad: [u32; 2],
 }
 
 impl Gemm {
@@ -37,7 +40,8 @@ impl Gemm {
             b_sp,
             b_sj,
             tiles_n: 0,
-            pad: [0; 3],
+            accumulate: 0,
+            pad: [0; 2],
         }
     }
     /// H (batch × out) = X (batch × in) · Wᵀ, W (out × in).
@@ -66,8 +70,9 @@ pub enum GemmVariant {
     Simple { wg: u32 },
     /// `matmul_subgroup.wgsl`: one 8-lane subgroup per workgroup, `rm` rows × 8
     /// columns per lane, A shared by subgroupBroadcast, B packed into vec4 rows
-    /// of a storage buffer or (`tex`) an rgba32float texture.
-    Subgroup { rm: u32, tex: bool },
+    /// of a storage buffer or (`tex`) an rgba32float texture; the k loop is
+    /// unrolled `ku` times (1 or 4).
+    Subgroup { rm: u32, tex: bool, ku: u32 },
     /// `matmul_tiled.wgsl`: 64×64 tiles staged in workgroup memory, depth `tk`.
     Tiled { tk: u32 },
 }
@@ -81,8 +86,13 @@ impl GemmVariant {
         ];
         if subgroup_ok(gpu) {
             for rm in [8, 16, 32] {
-                v.extend([false, true].map(|tex| GemmVariant::Subgroup { rm, tex }));
+                v.extend([false, true].map(|tex| GemmVariant::Subgroup { rm, tex, ku: 1 }));
             }
+            v.extend([16, 32].map(|rm| GemmVariant::Subgroup {
+                rm,
+                tex: true,
+                ku: 4,
+            }));
         }
         v.extend([8, 16].map(|tk| GemmVariant::Tiled { tk }));
         v
@@ -94,7 +104,11 @@ impl GemmVariant {
     pub fn default_for(gpu: &Gpu) -> GemmVariant {
         if gpu.info.device_type == wgpu::DeviceType::Cpu {
             if subgroup_ok(gpu) {
-                GemmVariant::Subgroup { rm: 32, tex: true }
+                GemmVariant::Subgroup {
+                    rm: 32,
+                    tex: true,
+                    ku: 1,
+                }
             } else {
                 GemmVariant::Simple { wg: 64 }
             }
@@ -107,8 +121,8 @@ impl GemmVariant {
     pub fn describe(&self) -> String {
         match self {
             GemmVariant::Simple { wg } => format!("simple(wg={wg})"),
-            GemmVariant::Subgroup { rm, tex } => format!(
-                "subgroup(rm={rm}, {})",
+            GemmVariant::Subgroup { rm, tex, ku } => format!(
+                "subgroup(rm={rm}, {}, k×{ku})",
                 if *tex { "texture" } else { "buffer" }
             ),
             GemmVariant::Tiled { tk } => format!("tiled(64x64, tk={tk})"),
@@ -124,30 +138,40 @@ fn subgroup_ok(gpu: &Gpu) -> bool {
 }
 
 /// Records C = A·B (+ bias) with the adapter's chosen variant.
-pub fn encode_gemm(
+pub fn encode_gemm<'a>(
     gpu: &Gpu,
     enc: &mut wgpu::CommandEncoder,
     g: &Gemm,
-    a: &wgpu::Buffer,
-    b: &wgpu::Buffer,
-    bias: Option<&wgpu::Buffer>,
-    c: &wgpu::Buffer,
+    a: impl Into<View<'a>>,
+    b: impl Into<View<'a>>,
+    bias: Option<View<'a>>,
+    c: impl Into<View<'a>>,
 ) -> Result<(), GpuError> {
-    encode_gemm_with(gpu, gpu.gemm_variant(), enc, g, a, b, bias, c)
+    encode_gemm_with(
+        gpu,
+        gpu.gemm_variant(),
+        enc,
+        g,
+        a.into(),
+        b.into(),
+        bias,
+        c.into(),
+    )
 }
 
 /// Records C = A·B (+ bias) with an explicit variant.
 #[allow(clippy::too_many_arguments)]
-pub fn encode_gemm_with(
+pub fn encode_gemm_with<'a>(
     gpu: &Gpu,
     variant: GemmVariant,
     enc: &mut wgpu::CommandEncoder,
     g: &Gemm,
-    a: &wgpu::Buffer,
-    b: &wgpu::Buffer,
-    bias: Option<&wgpu::Buffer>,
-    c: &wgpu::Buffer,
+    a: impl Into<View<'a>>,
+    b: impl Into<View<'a>>,
+    bias: Option<View<'a>>,
+    c: impl Into<View<'a>>,
 ) -> Result<(), GpuError> {
+    let (a, b, c) = (a.into(), b.into(), c.into());
     // Without a bias the binding still needs a buffer; it is never read then.
     let bias_buf = bias.unwrap_or(a);
     let has_bias = u32::from(bias.is_some());
@@ -162,10 +186,10 @@ pub fn encode_gemm_with(
             let u = gpu.uniform("gemm params", &p);
             let res = [
                 u.as_entire_binding(),
-                a.as_entire_binding(),
-                b.as_entire_binding(),
-                bias_buf.as_entire_binding(),
-                c.as_entire_binding(),
+                a.binding(),
+                b.binding(),
+                bias_buf.binding(),
+                c.binding(),
             ];
             let group = gpu.bind(&pipe, "gemm", &res);
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -194,10 +218,10 @@ pub fn encode_gemm_with(
             let u = gpu.uniform("gemm params", &p);
             let res = [
                 u.as_entire_binding(),
-                a.as_entire_binding(),
-                b.as_entire_binding(),
-                bias_buf.as_entire_binding(),
-                c.as_entire_binding(),
+                a.binding(),
+                b.binding(),
+                bias_buf.binding(),
+                c.binding(),
             ];
             let group = gpu.bind(&pipe, "gemm_tiled", &res);
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -206,8 +230,8 @@ pub fn encode_gemm_with(
             });
             gpu.dispatch(&mut pass, &pipe, &group, g.m.div_ceil(64) * p.tiles_n);
         }
-        GemmVariant::Subgroup { rm, tex } => {
-            encode_subgroup(gpu, (rm, tex), enc, g, a, b, bias_buf, has_bias, c)?
+        GemmVariant::Subgroup { rm, tex, ku } => {
+            encode_subgroup(gpu, (rm, tex, ku), enc, g, a, b, bias_buf, has_bias, c)?
         }
     }
     Ok(())
@@ -226,7 +250,8 @@ struct SgParams {
     tiles_n: u32,
     b_sp: u32,
     b_sj: u32,
-    pad: [u32; 2],
+    accumulate: u32,
+    pad: u32,
 }
 
 /// Columns covered by one subgroup workgroup: 8 lanes × 2 vec4.
@@ -235,14 +260,14 @@ const SG_COLS: u32 = 64;
 #[allow(clippy::too_many_arguments)]
 fn encode_subgroup(
     gpu: &Gpu,
-    (rm, tex): (u32, bool),
+    (rm, tex, ku): (u32, bool, u32),
     enc: &mut wgpu::CommandEncoder,
     g: &Gemm,
-    a: &wgpu::Buffer,
-    b: &wgpu::Buffer,
-    bias: &wgpu::Buffer,
+    a: View<'_>,
+    b: View<'_>,
+    bias: View<'_>,
     has_bias: u32,
-    c: &wgpu::Buffer,
+    c: View<'_>,
 ) -> Result<(), GpuError> {
     let tiles_n = g.n.div_ceil(SG_COLS);
     let ldb4 = tiles_n * SG_COLS / 4;
@@ -257,12 +282,19 @@ fn encode_subgroup(
         tiles_n,
         b_sp: g.b_sp,
         b_sj: g.b_sj,
-        pad: [0; 2],
+        accumulate: g.accumulate,
+        pad: 0,
     };
     // A texture cannot be taller or wider than the adapter allows: fall back to the buffer.
     let max_dim = gpu.limits.max_texture_dimension_2d;
     let tex = tex && g.k <= max_dim && ldb4 <= max_dim;
-    let entry = format!("gemm_sg{rm}{}", if tex { "_tex" } else { "" });
+    // The k-unrolled kernels exist for the texture path only.
+    let ku = if tex && ku == 4 && rm >= 16 {
+        "_k4"
+    } else {
+        ""
+    };
+    let entry = format!("gemm_sg{rm}{}{ku}", if tex { "_tex" } else { "" });
     let pack_entry = if tex { "pack_b_tex" } else { "pack_b" };
     let pack = gpu.pipeline(Shader::MatmulSubgroup, pack_entry, &[], false)?;
     let gemm = gpu.pipeline(Shader::MatmulSubgroup, &entry, &[], false)?;
@@ -276,15 +308,15 @@ fn encode_subgroup(
             pack_entry,
             &[
                 (0, ub.clone()),
-                (5, b.as_entire_binding()),
+                (5, b.binding()),
                 (8, wgpu::BindingResource::TextureView(&view)),
             ],
         );
         let res = [
             (0, ub),
-            (1, a.as_entire_binding()),
-            (3, bias.as_entire_binding()),
-            (4, c.as_entire_binding()),
+            (1, a.binding()),
+            (3, bias.binding()),
+            (4, c.binding()),
             (7, wgpu::BindingResource::TextureView(&view)),
         ];
         g_gemm = gpu.bind_at(&gemm, &entry, &res);
@@ -295,16 +327,16 @@ fn encode_subgroup(
             pack_entry,
             &[
                 (0, ub.clone()),
-                (5, b.as_entire_binding()),
+                (5, b.binding()),
                 (6, packed.as_entire_binding()),
             ],
         );
         let res = [
             (0, ub),
-            (1, a.as_entire_binding()),
+            (1, a.binding()),
             (2, packed.as_entire_binding()),
-            (3, bias.as_entire_binding()),
-            (4, c.as_entire_binding()),
+            (3, bias.binding()),
+            (4, c.binding()),
         ];
         g_gemm = gpu.bind_at(&gemm, &entry, &res);
     }

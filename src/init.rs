@@ -3,6 +3,7 @@
 //! orthogonal, loaded from a file).
 
 use crate::activation::Activation;
+use crate::gpu::buffers::View;
 use crate::gpu::{Gpu, GpuError, Shader};
 use crate::rng::{Stream, key_of};
 use crate::spec::{FanMode, Gain, Init};
@@ -346,7 +347,7 @@ struct InitParams {
     repeat: u32,
     n: u32,
     n_comp: u32,
-    pad: u32,
+    block_offset: u32,
 }
 
 #[repr(C)]
@@ -385,15 +386,14 @@ pub fn generate(
     let out = gpu.storage("generated tensor", (shape.len() * 4) as u64)?;
     let mut enc = gpu.device.create_command_encoder(&Default::default());
     match sampler {
-        Sampler::Elementwise(parts) => encode_elementwise_wg(
-            gpu,
-            &mut enc,
-            &out,
-            parts,
-            shape.len() as u32,
-            draw,
-            workgroup,
-        )?,
+        Sampler::Elementwise(parts) => {
+            let what = Fill {
+                n: shape.len() as u32,
+                first: 0,
+                draw,
+            };
+            encode_elementwise_wg(gpu, &mut enc, (&out).into(), parts, what, workgroup)?
+        }
         other => encode(gpu, &mut enc, &out, other, shape, draw)?,
     }
     gpu.submit("init", enc)?;
@@ -436,18 +436,39 @@ pub fn encode_elementwise(
     n: u32,
     draw: Draw,
 ) -> Result<(), GpuError> {
-    encode_elementwise_wg(gpu, enc, out, parts, n, draw, WG)
+    encode_elementwise_wg(gpu, enc, out.into(), parts, Fill { n, first: 0, draw }, WG)
+}
+
+/// Which elements of a tensor a fill writes: `n` of them starting at element
+/// `first` (a multiple of 4) of the tensor's stream, into the bound range.
+#[derive(Debug, Clone, Copy)]
+pub struct Fill {
+    pub n: u32,
+    pub first: u64,
+    pub draw: Draw,
+}
+
+/// Records an elementwise fill of one chunk of a tensor into `out`.
+pub fn encode_elementwise_chunk(
+    gpu: &Gpu,
+    enc: &mut wgpu::CommandEncoder,
+    out: View<'_>,
+    parts: &[(f64, Component)],
+    what: Fill,
+) -> Result<(), GpuError> {
+    encode_elementwise_wg(gpu, enc, out, parts, what, WG)
 }
 
 fn encode_elementwise_wg(
     gpu: &Gpu,
     enc: &mut wgpu::CommandEncoder,
-    out: &wgpu::Buffer,
+    out: View<'_>,
     parts: &[(f64, Component)],
-    n: u32,
-    draw: Draw,
+    what: Fill,
     wg: u32,
 ) -> Result<(), GpuError> {
+    let Fill { n, first, draw } = what;
+    debug_assert!(first % 4 == 0, "chunks start on a Philox block");
     let mut cum = 0.0;
     let rows: Vec<GpuComp> = parts
         .iter()
@@ -464,7 +485,7 @@ fn encode_elementwise_wg(
         repeat: draw.stream.repeat,
         n,
         n_comp: rows.len() as u32,
-        pad: 0,
+        block_offset: (first / 4) as u32,
     };
     let ubuf = gpu.uniform("init params", &params);
     let comps = gpu.storage_from("init components", &rows)?;
@@ -474,7 +495,7 @@ fn encode_elementwise_wg(
         &[
             ubuf.as_entire_binding(),
             comps.as_entire_binding(),
-            out.as_entire_binding(),
+            out.binding(),
         ],
     );
     let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {

@@ -8,7 +8,7 @@
 use crate::gpu::{Gpu, GpuError};
 use crate::record::LsuvRecord;
 use crate::stack::NetView;
-use crate::stats::{self, Item};
+use crate::stats;
 
 fn measure(gpu: &Gpu, net: &NetView<'_>, i: usize) -> Result<f64, GpuError> {
     let mut enc = gpu
@@ -17,13 +17,7 @@ fn measure(gpu: &Gpu, net: &NetView<'_>, i: usize) -> Result<f64, GpuError> {
             label: Some("lsuv"),
         });
     net.encode_layer(gpu, &mut enc, i)?;
-    let (h, n) = net.preact(i);
-    let item = Item {
-        buffer: h,
-        n: n as u32,
-        histogram: false,
-    };
-    let bufs = stats::encode_reduce(gpu, &mut enc, &[item], 1.0, 1)?;
+    let bufs = stats::encode_reduce(gpu, &mut enc, &[net.preact_item(i)], 1.0, 1)?;
     gpu.submit("lsuv forward", enc)?;
     let s = stats::read_stats(gpu, &bufs, &[false])?;
     Ok(s.first().map_or(f64::NAN, |s| s.std * s.std))

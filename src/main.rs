@@ -33,6 +33,9 @@ struct AdapterArgs {
     /// Force the software fallback adapter.
     #[arg(long)]
     fallback: bool,
+    /// Pretend the adapter's largest storage binding is this many MiB (tests batch chunking).
+    #[arg(long, value_name = "MIB")]
+    max_binding_mib: Option<u64>,
 }
 
 impl AdapterArgs {
@@ -41,6 +44,7 @@ impl AdapterArgs {
             backend: self.backend,
             adapter: self.adapter.clone(),
             fallback: self.fallback,
+            max_binding_bytes: self.max_binding_mib.map(|m| m << 20),
         }
     }
 }

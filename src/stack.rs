@@ -2,14 +2,18 @@
 //! forward, loss gradient, backward and statistics, each pass recorded into
 //! one command buffer. Only the small statistic records are read back.
 
+mod encode;
+mod net;
+
 use crate::activation::Activation;
-use crate::gemm::{Gemm, encode_gemm};
-use crate::gpu::{Gpu, GpuError, Shader, human_bytes};
-use crate::init::{self, Component, Draw, InitError, Sampler, Shape};
+use crate::gpu::buffers::View;
+use crate::gpu::{Gpu, GpuError, human_bytes};
+use crate::init::{self, InitError, Sampler, Shape};
 use crate::record::{LayerRecord, LsuvRecord, TensorStats};
-use crate::rng::{Role, Stream};
-use crate::spec::{Init, LayerSpec, Loss, RunSpec, Target};
+use crate::spec::{Init, Loss, RunSpec};
 use crate::stats::{self, Item};
+use encode::{LossParams, encode_backward, encode_forward, encode_init, encode_loss_kernel};
+use net::{Act, Net, alloc};
 use std::path::Path;
 use std::time::Instant;
 
@@ -83,29 +87,55 @@ pub fn memory_plan(spec: &RunSpec) -> Vec<TensorSize> {
     v
 }
 
-/// Refuses a run whose tensors exceed the adapter's limits, before allocating.
+/// Refuses a run whose tensors exceed the adapter's limits, before
+/// allocating. Weights must fit one storage binding; activations are bound
+/// one batch chunk at a time, so they need only fit one buffer.
 pub fn check_fits(gpu: &Gpu, spec: &RunSpec) -> Result<u64, StackError> {
     let plan = memory_plan(spec);
-    let limit = gpu.max_binding_bytes();
+    let binding = gpu.max_binding_bytes();
+    let max_buffer = gpu.limits.max_buffer_size;
+    let batch = spec.config.input.batch.max(1) as u64;
     for t in &plan {
-        if t.bytes > limit {
-            let hint = match t.driver {
-                "batch" => {
-                    let per_row = t.bytes / spec.config.input.batch.max(1) as u64;
-                    format!(
-                        " The largest batch that fits is {}.",
-                        limit / per_row.max(1)
+        let (limit, name, hint) = match t.driver {
+            "batch" => {
+                let per_row = (t.bytes / batch).max(1);
+                // Chunks are multiples of 64 rows; one such chunk must fit a binding.
+                if 64 * per_row > binding && t.bytes > binding {
+                    (
+                        binding,
+                        "max_storage_buffer_binding_size",
+                        format!(
+                            " Rows of {} do not fit a 64-row chunk; use narrower layers.",
+                            human_bytes(per_row)
+                        ),
+                    )
+                } else {
+                    (
+                        max_buffer,
+                        "max_buffer_size",
+                        format!(" The largest batch that fits is {}.", max_buffer / per_row),
                     )
                 }
-                _ => format!(
-                    " The largest square width that fits is {}.",
-                    ((limit / 4) as f64).sqrt() as u64
+            }
+            _ => (
+                binding,
+                "max_storage_buffer_binding_size",
+                format!(
+                    " Weights are not chunked: the largest square layer that fits is {0}x{0}.",
+                    ((binding / 4) as f64).sqrt() as u64
                 ),
-            };
+            ),
+        };
+        if t.bytes > limit {
             return Err(StackError::Config(format!(
-                "{} needs {} in one binding; this adapter allows {} (max_storage_buffer_binding_size).{hint}",
+                "{} needs {} in one {}; this adapter allows {} ({name}).{hint}",
                 t.name,
                 human_bytes(t.bytes),
+                if name == "max_buffer_size" {
+                    "buffer"
+                } else {
+                    "binding"
+                },
                 human_bytes(limit)
             )));
         }
@@ -140,70 +170,6 @@ pub struct RunOutput {
     pub tensors: Option<Tensors>,
 }
 
-struct LayerBufs {
-    spec: LayerSpec,
-    w: wgpu::Buffer,
-    b: Option<wgpu::Buffer>,
-    h: wgpu::Buffer,
-    a: wgpu::Buffer,
-    da: wgpu::Buffer,
-    dw: wgpu::Buffer,
-    db: Option<wgpu::Buffer>,
-}
-
-/// Everything allocated for one run.
-struct Net {
-    batch: usize,
-    input_dim: usize,
-    x: wgpu::Buffer,
-    layers: Vec<LayerBufs>,
-    dh: wgpu::Buffer,
-    target: Option<wgpu::Buffer>,
-}
-
-const WG: u32 = 64;
-
-fn alloc(gpu: &Gpu, spec: &RunSpec) -> Result<Net, GpuError> {
-    let batch = spec.config.input.batch;
-    let f = |n: usize| (n * 4) as u64;
-    let layer_specs = spec.config.layer_specs();
-    let max_w = layer_specs.iter().map(|l| l.fan_out).max().unwrap_or(1);
-    let mut layers = Vec::new();
-    for l in layer_specs {
-        let i = l.index;
-        let (fi, fo) = (l.fan_in, l.fan_out);
-        layers.push(LayerBufs {
-            w: gpu.storage(&format!("w[{i}]"), f(fi * fo))?,
-            b: l.bias_init
-                .as_ref()
-                .map(|_| gpu.storage(&format!("b[{i}]"), f(fo)))
-                .transpose()?,
-            h: gpu.storage(&format!("preact[{i}]"), f(batch * fo))?,
-            a: gpu.storage(&format!("act[{i}]"), f(batch * fo))?,
-            da: gpu.storage(&format!("grad_act[{i}]"), f(batch * fo))?,
-            dw: gpu.storage(&format!("dw[{i}]"), f(fi * fo))?,
-            db: l
-                .bias_init
-                .as_ref()
-                .map(|_| gpu.storage(&format!("db[{i}]"), f(fo)))
-                .transpose()?,
-            spec: l,
-        });
-    }
-    let out = layers.last().map_or(1, |l| l.spec.fan_out);
-    let target = matches!(spec.config.loss, Loss::Mse { .. })
-        .then(|| gpu.storage("target", f(batch * out)))
-        .transpose()?;
-    Ok(Net {
-        batch,
-        input_dim: spec.config.network.input_dim,
-        x: gpu.storage("input", f(batch * spec.config.network.input_dim))?,
-        dh: gpu.storage("grad_preact scratch", f(batch * max_w))?,
-        layers,
-        target,
-    })
-}
-
 /// A run whose tensors are allocated and initialized (LSUV included), ready
 /// to step: benchmarks time `step` alone.
 pub struct Session<'s> {
@@ -232,7 +198,13 @@ impl<'s> Session<'s> {
         check_fits(gpu, spec)?;
         let t0 = Instant::now();
         let net = alloc(gpu, spec)?;
-        encode_and_submit_init(gpu, spec, &net, samplers)?;
+        let mut enc = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("init"),
+            });
+        encode_init(gpu, &mut enc, spec, &net, samplers)?;
+        gpu.submit("initialization", enc)?;
         let mut lsuv = vec![None; net.layers.len()];
         for (i, l) in net.layers.iter().enumerate() {
             if let Init::Lsuv { tol, max_iter, .. } = &l.spec.init {
@@ -357,301 +329,6 @@ pub fn resolve_samplers(spec: &RunSpec, base_dir: Option<&Path>) -> Result<Sampl
     Ok(Samplers { layers, input })
 }
 
-fn encode_and_submit_init(
-    gpu: &Gpu,
-    spec: &RunSpec,
-    net: &Net,
-    s: &Samplers,
-) -> Result<(), GpuError> {
-    let mut enc = gpu
-        .device
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("init"),
-        });
-    let draw = |layer: usize, role| Draw {
-        seed: spec.seed,
-        stream: Stream {
-            layer: layer as u32,
-            role,
-            repeat: spec.repeat,
-        },
-    };
-    let in_shape = Shape {
-        rows: net.batch,
-        cols: net.input_dim,
-        fan_in: net.input_dim,
-        fan_out: net.input_dim,
-    };
-    init::encode(
-        gpu,
-        &mut enc,
-        &net.x,
-        &s.input,
-        in_shape,
-        draw(0, Role::Input),
-    )?;
-    for (l, (ws, bs)) in net.layers.iter().zip(&s.layers) {
-        let (fi, fo) = (l.spec.fan_in, l.spec.fan_out);
-        init::encode(
-            gpu,
-            &mut enc,
-            &l.w,
-            ws,
-            Shape::weight(fi, fo),
-            draw(l.spec.index, Role::Weight),
-        )?;
-        if let (Some(b), Some(bs)) = (&l.b, bs) {
-            init::encode(
-                gpu,
-                &mut enc,
-                b,
-                bs,
-                Shape::bias(fi, fo),
-                draw(l.spec.index, Role::Bias),
-            )?;
-        }
-    }
-    if let (Some(t), Loss::Mse { target }) = (&net.target, spec.config.loss) {
-        encode_target(gpu, &mut enc, net, t, target, |role| draw(0, role))?;
-    }
-    gpu.submit("initialization", enc)
-}
-
-fn encode_target(
-    gpu: &Gpu,
-    enc: &mut wgpu::CommandEncoder,
-    net: &Net,
-    t: &wgpu::Buffer,
-    target: Target,
-    draw: impl Fn(Role) -> Draw,
-) -> Result<(), GpuError> {
-    let out = net.layers.last().map_or(0, |l| l.spec.fan_out);
-    let std1 = |std| [(1.0, Component::Normal { mean: 0.0, std })];
-    match target {
-        Target::Gaussian => init::encode_elementwise(
-            gpu,
-            enc,
-            t,
-            &std1(1.0),
-            (net.batch * out) as u32,
-            draw(Role::Target),
-        ),
-        Target::Teacher => {
-            // T = X·W_tᵀ with W_t ~ N(0, 1/input_dim): a random linear teacher.
-            let wt = gpu.storage("teacher weight", (out * net.input_dim * 4) as u64)?;
-            let std = 1.0 / (net.input_dim as f64).sqrt();
-            init::encode_elementwise(
-                gpu,
-                enc,
-                &wt,
-                &std1(std),
-                (out * net.input_dim) as u32,
-                draw(Role::Teacher),
-            )?;
-            let g = Gemm::forward(net.batch, net.input_dim, out);
-            encode_gemm(gpu, enc, &g, &net.x, &wt, None, t)
-        }
-    }
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct ActParams {
-    n: u32,
-    op: u32,
-    param: f32,
-    pad: u32,
-}
-
-fn encode_act(
-    gpu: &Gpu,
-    enc: &mut wgpu::CommandEncoder,
-    act: Activation,
-    n: usize,
-    src: &wgpu::Buffer,
-    dst: &wgpu::Buffer,
-    grad: Option<&wgpu::Buffer>,
-) -> Result<(), GpuError> {
-    let (op, param) = act.gpu_code();
-    let entry = if grad.is_some() {
-        "act_backward"
-    } else {
-        "act_forward"
-    };
-    let pipe = gpu.pipeline(Shader::Activation, entry, &[("WG", WG as f64)], false)?;
-    let u = gpu.uniform(
-        "activation params",
-        &ActParams {
-            n: n as u32,
-            op,
-            param,
-            pad: 0,
-        },
-    );
-    let mut res = vec![
-        (0, u.as_entire_binding()),
-        (1, src.as_entire_binding()),
-        (2, dst.as_entire_binding()),
-    ];
-    if let Some(g) = grad {
-        res.push((3, g.as_entire_binding()));
-    }
-    let group = gpu.bind_at(&pipe, entry, &res);
-    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-        label: Some(entry),
-        timestamp_writes: None,
-    });
-    gpu.dispatch(&mut pass, &pipe, &group, (n as u32).div_ceil(WG));
-    Ok(())
-}
-
-/// Records the forward pass of `layers` (each reads the previous layer's act).
-fn encode_forward(
-    gpu: &Gpu,
-    enc: &mut wgpu::CommandEncoder,
-    net: &Net,
-    layers: std::ops::Range<usize>,
-) -> Result<(), GpuError> {
-    for i in layers {
-        let l = &net.layers[i];
-        let x = if i == 0 { &net.x } else { &net.layers[i - 1].a };
-        let g = Gemm::forward(net.batch, l.spec.fan_in, l.spec.fan_out);
-        encode_gemm(gpu, enc, &g, x, &l.w, l.b.as_ref(), &l.h)?;
-        encode_act(
-            gpu,
-            enc,
-            l.spec.activation,
-            net.batch * l.spec.fan_out,
-            &l.h,
-            &l.a,
-            None,
-        )?;
-    }
-    Ok(())
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct LossParams {
-    n: u32,
-    kind: u32,
-    rows: u32,
-    cols: u32,
-    scale: f32,
-    pad: [u32; 3],
-}
-
-fn encode_loss_kernel(
-    gpu: &Gpu,
-    enc: &mut wgpu::CommandEncoder,
-    entry: &str,
-    p: LossParams,
-    bindings: &[(u32, &wgpu::Buffer)],
-    threads: u32,
-) -> Result<(), GpuError> {
-    let pipe = gpu.pipeline(Shader::Loss, entry, &[("WG", WG as f64)], false)?;
-    let u = gpu.uniform("loss params", &p);
-    let mut res = vec![(0, u.as_entire_binding())];
-    res.extend(bindings.iter().map(|(i, b)| (*i, b.as_entire_binding())));
-    let group = gpu.bind_at(&pipe, entry, &res);
-    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-        label: Some(entry),
-        timestamp_writes: None,
-    });
-    gpu.dispatch(&mut pass, &pipe, &group, threads.div_ceil(WG));
-    Ok(())
-}
-
-/// Records loss gradient and backward pass: dH, dW, db and dX per layer.
-fn encode_backward(
-    gpu: &Gpu,
-    enc: &mut wgpu::CommandEncoder,
-    net: &Net,
-    loss: Loss,
-) -> Result<(), GpuError> {
-    let Some(last) = net.layers.last() else {
-        return Ok(());
-    };
-    let n_out = (net.batch * last.spec.fan_out) as u32;
-    let kind = match loss {
-        Loss::Mean => 0,
-        Loss::MeanSquare => 1,
-        Loss::Mse { .. } => 2,
-        Loss::Sum => 3,
-    };
-    let p = LossParams {
-        n: n_out,
-        kind,
-        rows: 0,
-        cols: 0,
-        scale: 1.0,
-        pad: [0; 3],
-    };
-    let target = net.target.as_ref().unwrap_or(&last.a);
-    encode_loss_kernel(
-        gpu,
-        enc,
-        "loss_grad",
-        p,
-        &[(1, &last.a), (2, target), (3, &last.da)],
-        n_out,
-    )?;
-    for i in (0..net.layers.len()).rev() {
-        let l = &net.layers[i];
-        let (fi, fo) = (l.spec.fan_in, l.spec.fan_out);
-        encode_act(
-            gpu,
-            enc,
-            l.spec.activation,
-            net.batch * fo,
-            &l.h,
-            &net.dh,
-            Some(&l.da),
-        )?;
-        let x = if i == 0 { &net.x } else { &net.layers[i - 1].a };
-        encode_gemm(
-            gpu,
-            enc,
-            &Gemm::backward_weight(net.batch, fi, fo),
-            &net.dh,
-            x,
-            None,
-            &l.dw,
-        )?;
-        if let Some(db) = &l.db {
-            let p = LossParams {
-                n: 0,
-                kind: 0,
-                rows: net.batch as u32,
-                cols: fo as u32,
-                scale: 1.0,
-                pad: [0; 3],
-            };
-            encode_loss_kernel(
-                gpu,
-                enc,
-                "column_sum",
-                p,
-                &[(1, &net.dh), (3, db)],
-                fo as u32,
-            )?;
-        }
-        if i > 0 {
-            let prev = &net.layers[i - 1];
-            encode_gemm(
-                gpu,
-                enc,
-                &Gemm::backward_data(net.batch, fi, fo),
-                &net.dh,
-                &l.w,
-                None,
-                &prev.da,
-            )?;
-        }
-    }
-    Ok(())
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Input,
@@ -664,32 +341,36 @@ enum Kind {
     GradAct,
 }
 
+fn act_item<'a>(net: &Net, t: &'a Act, histogram: bool) -> Item<'a> {
+    let chunks = net
+        .chunks()
+        .into_iter()
+        .map(|(r0, rows)| (t.rows(r0, rows), (rows * t.cols) as u32))
+        .collect();
+    Item { chunks, histogram }
+}
+
 fn stat_items(net: &Net) -> (Vec<Item<'_>>, Vec<Kind>) {
-    let mut items = vec![Item {
-        buffer: &net.x,
-        n: (net.batch * net.input_dim) as u32,
-        histogram: false,
-    }];
+    let mut items = vec![act_item(net, &net.x, false)];
     let mut kinds = vec![Kind::Input];
     for l in &net.layers {
         let (fi, fo) = (l.spec.fan_in, l.spec.fan_out);
-        let mut push = |buffer, n: usize, histogram, k| {
-            items.push(Item {
-                buffer,
-                n: n as u32,
-                histogram,
-            });
+        let mut push = |item, k| {
+            items.push(item);
             kinds.push(k);
         };
-        push(&l.w, fi * fo, true, Kind::Weight);
+        push(Item::whole(&l.w, (fi * fo) as u32, true), Kind::Weight);
         if let (Some(b), Some(db)) = (&l.b, &l.db) {
-            push(b, fo, false, Kind::Bias);
-            push(db, fo, false, Kind::GradBias);
+            push(Item::whole(b, fo as u32, false), Kind::Bias);
+            push(Item::whole(db, fo as u32, false), Kind::GradBias);
         }
-        push(&l.h, net.batch * fo, false, Kind::Preact);
-        push(&l.a, net.batch * fo, true, Kind::Act);
-        push(&l.dw, fi * fo, false, Kind::GradWeight);
-        push(&l.da, net.batch * fo, false, Kind::GradAct);
+        push(act_item(net, &l.h, false), Kind::Preact);
+        push(act_item(net, &l.a, true), Kind::Act);
+        push(
+            Item::whole(&l.dw, (fi * fo) as u32, false),
+            Kind::GradWeight,
+        );
+        push(act_item(net, &l.da, false), Kind::GradAct);
     }
     (items, kinds)
 }
@@ -757,7 +438,7 @@ fn read_tensors(gpu: &Gpu, net: &Net) -> Result<Tensors, GpuError> {
     }
     Ok(Tensors {
         layers,
-        input: gpu.read("input", &net.x, 0, net.batch * net.input_dim)?,
+        input: gpu.read("input", &net.x.buf, 0, net.batch * net.input_dim)?,
     })
 }
 
@@ -785,10 +466,9 @@ impl NetView<'_> {
         let l = &self.net.layers[i];
         (&l.w, l.spec.fan_in * l.spec.fan_out)
     }
-    /// Layer `i`'s pre-activation buffer and element count.
-    pub fn preact(&self, i: usize) -> (&wgpu::Buffer, usize) {
-        let l = &self.net.layers[i];
-        (&l.h, self.net.batch * l.spec.fan_out)
+    /// Layer `i`'s pre-activation as a statistics item (all its chunks).
+    pub fn preact_item(&self, i: usize) -> Item<'_> {
+        act_item(self.net, &self.net.layers[i].h, false)
     }
     /// Records `buf[..n] *= scale`.
     pub fn encode_scale(
@@ -805,8 +485,16 @@ impl NetView<'_> {
             rows: 0,
             cols: 0,
             scale,
-            pad: [0; 3],
+            total: 0,
+            pad: [0; 2],
         };
-        encode_loss_kernel(gpu, enc, "scale_inplace", p, &[(3, buf)], n as u32)
+        encode_loss_kernel(
+            gpu,
+            enc,
+            "scale_inplace",
+            p,
+            &[(3, View::from(buf))],
+            n as u32,
+        )
     }
 }

@@ -2,6 +2,7 @@
 //! of the small records read back into [`TensorStats`], and the per-run
 //! summary with its diagnosis.
 
+use crate::gpu::buffers::View;
 use crate::gpu::{Gpu, GpuError, Shader};
 use crate::record::{Histogram, LayerRecord, RunSummary, TensorStats};
 use crate::spec::{Diagnosis, Loss};
@@ -44,11 +45,26 @@ const CHUNK: u32 = 64 * 256;
 /// Bins that fit the workgroup-local histogram.
 const LOCAL_BINS: u32 = 256;
 
-/// A tensor to reduce: its buffer, element count and whether to histogram it.
+/// A tensor to reduce: its chunks (each a bound range and its element count;
+/// one chunk unless the tensor exceeds the binding limit) and whether to
+/// histogram it.
 pub struct Item<'a> {
-    pub buffer: &'a wgpu::Buffer,
-    pub n: u32,
+    pub chunks: Vec<(View<'a>, u32)>,
     pub histogram: bool,
+}
+
+impl<'a> Item<'a> {
+    /// A tensor held whole in `buffer` (its first `n` elements).
+    pub fn whole(buffer: &'a wgpu::Buffer, n: u32, histogram: bool) -> Item<'a> {
+        Item {
+            chunks: vec![(View::elems(buffer, 0, u64::from(n).max(1)), n)],
+            histogram,
+        }
+    }
+
+    fn n(&self) -> u32 {
+        self.chunks.iter().map(|c| c.1).sum()
+    }
 }
 
 /// GPU buffers of one batch of reductions.
@@ -61,6 +77,16 @@ pub struct StatsBuffers {
     bins: u32,
 }
 
+fn parts_of(n: u32) -> u32 {
+    n.div_ceil(CHUNK).max(1)
+}
+
+struct Pipes {
+    partial: std::sync::Arc<wgpu::ComputePipeline>,
+    fin: std::sync::Arc<wgpu::ComputePipeline>,
+    hist: std::sync::Arc<wgpu::ComputePipeline>,
+}
+
 /// Sizes and records the reduction of `items` into `enc` (one compute pass).
 pub fn encode_reduce(
     gpu: &Gpu,
@@ -69,8 +95,11 @@ pub fn encode_reduce(
     saturation: f32,
     bins: u32,
 ) -> Result<StatsBuffers, GpuError> {
-    let parts_of = |n: u32| n.div_ceil(CHUNK).max(1);
-    let total_parts: u64 = items.iter().map(|i| u64::from(parts_of(i.n))).sum();
+    let total_parts: u64 = items
+        .iter()
+        .flat_map(|i| i.chunks.iter())
+        .map(|c| u64::from(parts_of(c.1)))
+        .sum();
     let mut hist_offsets = Vec::with_capacity(items.len());
     let mut next_hist = 0u32;
     for it in items {
@@ -84,83 +113,112 @@ pub fn encode_reduce(
         parts: gpu.storage("stats partial records", total_parts * rec)?,
         finals: gpu.storage("stats records", items.len() as u64 * rec)?,
         hist: gpu.storage("histograms", u64::from(next_hist.max(1)) * 4)?,
-        counts: items.iter().map(|i| i.n).collect(),
+        counts: items.iter().map(Item::n).collect(),
         hist_offsets,
         bins,
     };
     enc.clear_buffer(&bufs.hist, 0, None);
-    let wg = [("WG", 64.0)];
-    let partial = gpu.pipeline(Shader::Reduce, "reduce_partial", &[], false)?;
-    let fin = gpu.pipeline(Shader::Reduce, "reduce_final", &[], false)?;
     let hist_entry = if bins <= LOCAL_BINS {
         "histogram"
     } else {
         "histogram_wide"
     };
-    let hist = gpu.pipeline(Shader::Reduce, hist_entry, &[], false)?;
-    let _ = wg;
-    let mut groups = Vec::new();
+    let pipes = Pipes {
+        partial: gpu.pipeline(Shader::Reduce, "reduce_partial", &[], false)?,
+        fin: gpu.pipeline(Shader::Reduce, "reduce_final", &[], false)?,
+        hist: gpu.pipeline(Shader::Reduce, hist_entry, &[], false)?,
+    };
+    let mut dispatches = Vec::new();
     let mut offset = 0u32;
     for (idx, it) in items.iter().enumerate() {
-        let n_parts = parts_of(it.n);
-        let params = RedParams {
-            n: it.n,
-            part_offset: offset,
-            n_parts,
+        let base = RedParams {
+            n: 0,
+            part_offset: 0,
+            n_parts: 0,
             out_index: idx as u32,
             sat: saturation,
             bins,
             hist_offset: bufs.hist_offsets[idx].unwrap_or(0),
             pad: 0,
         };
-        offset += n_parts;
-        let u = gpu.uniform("reduce params", &params);
-        let src = it.buffer.as_entire_binding();
-        let g_part = gpu.bind_at(
-            &partial,
-            "reduce_partial",
-            &[
-                (0, u.as_entire_binding()),
-                (1, src.clone()),
-                (2, bufs.parts.as_entire_binding()),
-            ],
-        );
-        let g_fin = gpu.bind_at(
-            &fin,
-            "reduce_final",
-            &[
-                (0, u.as_entire_binding()),
-                (1, src.clone()),
-                (2, bufs.parts.as_entire_binding()),
-                (3, bufs.finals.as_entire_binding()),
-            ],
-        );
-        let g_hist = it.histogram.then(|| {
-            gpu.bind_at(
-                &hist,
-                "histogram",
-                &[
-                    (0, u.as_entire_binding()),
-                    (1, src),
-                    (3, bufs.finals.as_entire_binding()),
-                    (4, bufs.hist.as_entire_binding()),
-                ],
-            )
-        });
-        groups.push((n_parts, g_part, g_fin, g_hist));
+        offset = record_item(gpu, &pipes, &bufs, it, base, offset, &mut dispatches);
     }
     let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
         label: Some("statistics"),
         timestamp_writes: None,
     });
-    for (n_parts, g_part, g_fin, g_hist) in &groups {
-        gpu.dispatch(&mut pass, &partial, g_part, *n_parts);
-        gpu.dispatch(&mut pass, &fin, g_fin, 1);
-        if let Some(g) = g_hist {
-            gpu.dispatch(&mut pass, &hist, g, *n_parts);
-        }
+    for (pipe, group, n) in &dispatches {
+        gpu.dispatch(&mut pass, pipe, group, *n);
     }
     Ok(bufs)
+}
+
+type Dispatch = (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup, u32);
+
+/// Partial passes of every chunk, then one final merge over all of them.
+fn record_item(
+    gpu: &Gpu,
+    p: &Pipes,
+    bufs: &StatsBuffers,
+    it: &Item<'_>,
+    base: RedParams,
+    mut offset: u32,
+    out: &mut Vec<Dispatch>,
+) -> u32 {
+    let first = offset;
+    let shift = it.chunks.first().map(|c| c.0.binding());
+    let mut hist_groups = Vec::new();
+    for (view, n) in &it.chunks {
+        let n_parts = parts_of(*n);
+        let params = RedParams {
+            n: *n,
+            part_offset: offset,
+            n_parts,
+            ..base
+        };
+        offset += n_parts;
+        let u = gpu.uniform("reduce params", &params);
+        let mut res = vec![
+            (0, u.as_entire_binding()),
+            (1, view.binding()),
+            (2, bufs.parts.as_entire_binding()),
+        ];
+        res.extend(shift.clone().map(|s| (5, s)));
+        out.push((
+            p.partial.clone(),
+            gpu.bind_at(&p.partial, "reduce_partial", &res),
+            n_parts,
+        ));
+        if it.histogram {
+            let res = [
+                (0, u.as_entire_binding()),
+                (1, view.binding()),
+                (3, bufs.finals.as_entire_binding()),
+                (4, bufs.hist.as_entire_binding()),
+            ];
+            hist_groups.push((
+                p.hist.clone(),
+                gpu.bind_at(&p.hist, "histogram", &res),
+                n_parts,
+            ));
+        }
+    }
+    let params = RedParams {
+        n: it.n(),
+        part_offset: first,
+        n_parts: offset - first,
+        ..base
+    };
+    let u = gpu.uniform("reduce params", &params);
+    let mut res = vec![
+        (0, u.as_entire_binding()),
+        (2, bufs.parts.as_entire_binding()),
+        (3, bufs.finals.as_entire_binding()),
+    ];
+    res.extend(shift.map(|s| (5, s)));
+    out.push((p.fin.clone(), gpu.bind_at(&p.fin, "reduce_final", &res), 1));
+    out.extend(hist_groups);
+    offset
 }
 
 /// Reads the records of a finished reduction back as [`TensorStats`].

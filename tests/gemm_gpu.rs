@@ -65,10 +65,35 @@ fn check_variant(v: GemmVariant) {
             let bbias = bias.map(|v| gpu.storage_from("bias", v).unwrap());
             let bc = gpu.storage("c", u64::from(g.m * g.n) * 4).unwrap();
             let mut enc = gpu.device.create_command_encoder(&Default::default());
-            encode_gemm_with(&gpu, v, &mut enc, &g, &ba, &bb, bbias.as_ref(), &bc).unwrap();
+            encode_gemm_with(
+                &gpu,
+                v,
+                &mut enc,
+                &g,
+                &ba,
+                &bb,
+                bbias.as_ref().map(Into::into),
+                &bc,
+            )
+            .unwrap();
+            // Accumulating a second product (batch-chunked dW) doubles C.
+            let acc = Gemm { accumulate: 1, ..g };
+            encode_gemm_with(
+                &gpu,
+                v,
+                &mut enc,
+                &acc,
+                &ba,
+                &bb,
+                bbias.as_ref().map(Into::into),
+                &bc,
+            )
+            .unwrap();
             gpu.submit("gemm test", enc).unwrap();
             let got: Vec<f32> = gpu.read("c", &bc, 0, (g.m * g.n) as usize).unwrap();
-            let (want, mag) = host_gemm(&g, a, b, bias.map(|v| v.as_slice()));
+            let (mut want, mut mag) = host_gemm(&g, a, b, bias.map(|v| v.as_slice()));
+            want.iter_mut().for_each(|x| *x *= 2.0);
+            mag.iter_mut().for_each(|x| *x *= 2.0);
             for (idx, ((c, r), m)) in got.iter().zip(&want).zip(&mag).enumerate() {
                 let err = (f64::from(*c) - r).abs();
                 assert!(
@@ -97,12 +122,29 @@ fn check_subgroup(v: GemmVariant) {
 
 #[test]
 fn subgroup_buffer_variant_matches_reference() {
-    check_subgroup(GemmVariant::Subgroup { rm: 16, tex: false });
+    check_subgroup(GemmVariant::Subgroup {
+        rm: 16,
+        tex: false,
+        ku: 1,
+    });
 }
 
 #[test]
 fn subgroup_texture_variant_matches_reference() {
-    check_subgroup(GemmVariant::Subgroup { rm: 32, tex: true });
+    check_subgroup(GemmVariant::Subgroup {
+        rm: 32,
+        tex: true,
+        ku: 1,
+    });
+}
+
+#[test]
+fn subgroup_texture_k4_variant_matches_reference() {
+    check_subgroup(GemmVariant::Subgroup {
+        rm: 16,
+        tex: true,
+        ku: 4,
+    });
 }
 
 #[test]
@@ -116,7 +158,11 @@ fn tuner_cache_round_trips() {
     let path = dir.join("nested").join("gemm-tune.json");
     let mut cache = TuneCache::new();
     let entry = TuneEntry {
-        variant: GemmVariant::Subgroup { rm: 32, tex: true },
+        variant: GemmVariant::Subgroup {
+            rm: 32,
+            tex: true,
+            ku: 4,
+        },
         candidates: [
             ("subgroup(rm=32)".to_string(), 61.5),
             ("simple(wg=64)".to_string(), 12.0),

@@ -38,11 +38,7 @@ fn reduce(tensors: &[Tensor<'_>], saturation: f32, bins: u32) -> Vec<TensorStats
     let items: Vec<Item<'_>> = tensors
         .iter()
         .zip(&buffers)
-        .map(|(t, b)| Item {
-            buffer: b,
-            n: t.data.len() as u32,
-            histogram: t.histogram,
-        })
+        .map(|(t, b)| Item::whole(b, t.data.len() as u32, t.histogram))
         .collect();
     let mut enc = gpu.device.create_command_encoder(&Default::default());
     let bufs = encode_reduce(&gpu, &mut enc, &items, saturation, bins).unwrap();

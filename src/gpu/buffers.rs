@@ -54,6 +54,29 @@ impl Gpu {
         })
     }
 
+    /// A zeroed storage buffer for a tensor that is bound one batch chunk at
+    /// a time: only `max_buffer_size` limits it.
+    pub fn storage_chunked(&self, label: &str, bytes: u64) -> Result<wgpu::Buffer, GpuError> {
+        let size = bytes.max(16).next_multiple_of(16);
+        if size > self.limits.max_buffer_size {
+            return Err(GpuError::TooLarge {
+                what: label.to_string(),
+                bytes: size,
+                allowed: self.limits.max_buffer_size,
+                limit: "max_buffer_size",
+                hint: String::new(),
+            });
+        }
+        self.scoped(label, || {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage: STORAGE,
+                mapped_at_creation: false,
+            })
+        })
+    }
+
     /// A storage buffer holding `data`.
     pub fn storage_from<T: Pod>(&self, label: &str, data: &[T]) -> Result<wgpu::Buffer, GpuError> {
         let bytes: &[u8] = bytemuck::cast_slice(data);
@@ -123,5 +146,45 @@ impl Gpu {
         self.scoped(what, || {
             self.queue.submit([enc.finish()]);
         })
+    }
+}
+
+/// A byte range of a buffer bound as one storage binding: a whole tensor, or
+/// one batch chunk of a tensor larger than the adapter's binding limit.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub offset: u64,
+    /// Bytes; `None` binds to the end of the buffer.
+    pub size: Option<u64>,
+}
+
+impl<'a> View<'a> {
+    /// `len` f32 elements starting at element `first`.
+    pub fn elems(buffer: &'a wgpu::Buffer, first: u64, len: u64) -> View<'a> {
+        View {
+            buffer,
+            offset: first * 4,
+            size: Some(len * 4),
+        }
+    }
+
+    /// The binding resource of this range.
+    pub fn binding(&self) -> wgpu::BindingResource<'a> {
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: self.buffer,
+            offset: self.offset,
+            size: self.size.and_then(wgpu::BufferSize::new),
+        })
+    }
+}
+
+impl<'a> From<&'a wgpu::Buffer> for View<'a> {
+    fn from(buffer: &'a wgpu::Buffer) -> Self {
+        View {
+            buffer,
+            offset: 0,
+            size: None,
+        }
     }
 }

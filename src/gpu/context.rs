@@ -37,6 +37,9 @@ pub struct GpuOptions {
     pub adapter: Option<String>,
     /// Force the software (CPU) adapter.
     pub fallback: bool,
+    /// Pretend the largest storage binding is this many bytes (below the
+    /// adapter's own): exercises batch chunking on small tensors.
+    pub max_binding_bytes: Option<u64>,
 }
 
 impl GpuOptions {
@@ -211,11 +214,12 @@ impl Gpu {
         };
         let (device, queue) = pollster::block_on(adapter.request_device(&desc))
             .map_err(|e| GpuError::Device(e.to_string()))?;
-        Ok(Arc::new(Gpu::from_device(
-            device,
-            queue,
-            adapter.get_info(),
-        )))
+        let mut gpu = Gpu::from_device(device, queue, adapter.get_info());
+        if let Some(cap) = opts.max_binding_bytes {
+            gpu.limits.max_storage_buffer_binding_size =
+                gpu.limits.max_storage_buffer_binding_size.min(cap.max(256));
+        }
+        Ok(Arc::new(gpu))
     }
 
     /// Wraps a device made elsewhere (tests hand in their own).

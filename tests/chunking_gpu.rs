@@ -1,0 +1,130 @@
+//! Activations larger than one storage binding are processed in batch chunks:
+//! the statistics equal those of the unchunked run.
+
+mod common;
+
+use common::gpu;
+use initscope::gpu::{Gpu, GpuOptions};
+use initscope::record::TensorStats;
+use initscope::spec::{RunConfig, RunSpec};
+use initscope::stack::{RunOptions, run};
+
+fn spec() -> RunSpec {
+    let cfg = serde_json::json!({
+        "network": {"input_dim": 72, "widths": [96, 80, 64], "activation": "tanh", "bias": true},
+        "init": {"scheme": "xavier_normal", "gain": 1.2},
+        "bias_init": {"scheme": "normal", "std": 0.1},
+        "input": {"batch": 300},
+        "loss": {"name": "mse", "target": "teacher"}
+    });
+    let config: RunConfig = serde_json::from_value(cfg).unwrap();
+    RunSpec {
+        id: "r000".into(),
+        label: "chunked".into(),
+        group: "chunked".into(),
+        variant: None,
+        params: Default::default(),
+        seed: 3,
+        repeat: 0,
+        config,
+    }
+}
+
+fn close(what: &str, a: &TensorStats, b: &TensorStats) {
+    let scale = b.std.max(b.mean.abs()).max(1e-30);
+    assert_eq!(a.count, b.count, "{what}");
+    for (k, x, y) in [
+        ("mean", a.mean, b.mean),
+        ("std", a.std, b.std),
+        ("min", a.min, b.min),
+        ("max", a.max, b.max),
+        ("norm", a.norm, b.norm),
+    ] {
+        assert!(
+            (x - y).abs() <= 2e-5 * y.abs() + 1e-5 * scale,
+            "{what}.{k}: chunked {x} vs whole {y}"
+        );
+    }
+    assert_eq!(a.zero_fraction, b.zero_fraction, "{what}");
+    assert_eq!(
+        a.histogram.as_ref().map(|h| h.counts.iter().sum::<u64>()),
+        b.histogram.as_ref().map(|h| h.counts.iter().sum::<u64>())
+    );
+}
+
+#[test]
+fn chunked_run_equals_whole_run() {
+    let s = spec();
+    let whole = run(
+        &gpu(),
+        &s,
+        &RunOptions {
+            keep_tensors: true,
+            base_dir: None,
+        },
+    )
+    .unwrap();
+    // 32 KiB bindings: every weight fits, activations of 300 rows do not (rows
+    // of 96 floats = 384 B, so chunks of 64 rows: 64, 64, 64, 64, 44).
+    let small = Gpu::new(&GpuOptions {
+        max_binding_bytes: Some(32 << 10),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(small.max_binding_bytes(), 32 << 10);
+    let chunked = run(
+        &small,
+        &s,
+        &RunOptions {
+            keep_tensors: true,
+            base_dir: None,
+        },
+    )
+    .unwrap();
+    let (tw, tc) = (whole.tensors.unwrap(), chunked.tensors.unwrap());
+    assert_eq!(
+        tw.input, tc.input,
+        "the input is drawn per element: chunking cannot change it"
+    );
+    assert_eq!(tw.layers, tc.layers, "weights and biases are not chunked");
+    assert!(
+        (whole.loss - chunked.loss).abs() <= 1e-5 * whole.loss.abs(),
+        "loss {} vs {}",
+        chunked.loss,
+        whole.loss
+    );
+    close("input", &chunked.input, &whole.input);
+    for (c, w) in chunked.layers.iter().zip(&whole.layers) {
+        let i = w.index;
+        close(&format!("layer {i} preact"), &c.preact, &w.preact);
+        close(&format!("layer {i} act"), &c.act, &w.act);
+        close(&format!("layer {i} grad_act"), &c.grad_act, &w.grad_act);
+        close(
+            &format!("layer {i} grad_weight"),
+            &c.grad_weight,
+            &w.grad_weight,
+        );
+        close(
+            &format!("layer {i} grad_bias"),
+            c.grad_bias.as_ref().unwrap(),
+            w.grad_bias.as_ref().unwrap(),
+        );
+    }
+}
+
+#[test]
+fn weights_over_the_binding_limit_are_refused_before_allocating() {
+    let small = Gpu::new(&GpuOptions {
+        max_binding_bytes: Some(28 << 10),
+        ..Default::default()
+    })
+    .unwrap();
+    let err = initscope::stack::check_fits(&small, &spec())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("w[1]") && err.contains("max_storage_buffer_binding_size"),
+        "{err}"
+    );
+    assert!(err.contains("largest square layer"), "{err}");
+}
