@@ -198,8 +198,14 @@ pub fn execute(
         progress.run_started(i, &spec.label);
         let hash = config_hash(spec);
         if let Some(r) = previous.get(&hash) {
+            // The measurements are the finished run's; the identity (label,
+            // arm, swept values) is the current plan's.
             doc.runs.push(RunResult {
                 id: spec.id.clone(),
+                label: spec.label.clone(),
+                group: spec.group.clone(),
+                variant: spec.variant.clone(),
+                params: spec.params.clone(),
                 ..r.clone()
             });
             skipped += 1;

@@ -121,7 +121,9 @@ pub fn check_fits(gpu: &Gpu, spec: &RunSpec) -> Result<u64, StackError> {
                 binding,
                 "max_storage_buffer_binding_size",
                 format!(
-                    " Weights are not chunked: the largest square layer that fits is {0}x{0}.",
+                    " Weights are not chunked: fan_in × fan_out must stay below {} elements \
+                     (e.g. {1}x{1}).",
+                    binding / 4,
                     ((binding / 4) as f64).sqrt() as u64
                 ),
             ),

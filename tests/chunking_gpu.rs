@@ -126,5 +126,5 @@ fn weights_over_the_binding_limit_are_refused_before_allocating() {
         err.contains("w[1]") && err.contains("max_storage_buffer_binding_size"),
         "{err}"
     );
-    assert!(err.contains("largest square layer"), "{err}");
+    assert!(err.contains("fan_in × fan_out must stay below"), "{err}");
 }

@@ -64,6 +64,11 @@ pub fn heavy() -> MutexGuard<'static, ()> {
 pub fn command(args: &[&str]) -> Command {
     let mut c = Command::new(bin());
     c.args(args).env("NO_COLOR", "1");
+    // No GEMM choice from the user's tuning cache (`bench --tune`): the
+    // tests run the adapter's default kernels. The folder is never created.
+    let no_cache =
+        std::env::temp_dir().join(format!("initscope-it-no-cache-{}", std::process::id()));
+    c.env("INITSCOPE_CACHE_DIR", no_cache);
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         // Only silences Mesa's warning about a missing runtime directory.
         c.env("XDG_RUNTIME_DIR", std::env::temp_dir());
@@ -291,4 +296,22 @@ pub fn merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
         }
         (b, p) => *b = p.clone(),
     }
+}
+
+/// "(N run, M resumed)" from `run`'s last line.
+pub fn ran_resumed(stdout: &str) -> (usize, usize) {
+    let tail = stdout
+        .rsplit_once(" runs (")
+        .map(|(_, t)| t)
+        .unwrap_or_else(|| panic!("no run count in {stdout:?}"));
+    let num = |s: &str| s.trim().parse::<usize>().ok();
+    let (a, b) = tail.split_once(" run, ").expect("N run, M resumed");
+    let b = b.split_once(" resumed").expect("resumed").0;
+    (num(a).expect("N"), num(b).expect("M"))
+}
+
+/// results.json of an output folder, as the library's type.
+pub fn read_doc(dir: &Path) -> initscope::record::ResultsDoc {
+    let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json");
+    serde_json::from_str(&text).expect("results.json parses into ResultsDoc")
 }
