@@ -88,16 +88,20 @@ fn act_d(x: f32) -> f32 {
     }
 }
 
-fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return (wid.y * nwg.x + wid.x) * WG + lid;
+// Elements per invocation: lavapipe's per-invocation overhead dominates
+// one element per invocation.
+const EPT: u32 = 16u;
+
+fn first_index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+    return ((wid.y * nwg.x + wid.x) * WG + lid) * EPT;
 }
 
 // dst = act(src)
 @compute @workgroup_size(WG)
 fn act_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
-    let e = index(wid, nwg, lid);
-    if (e < ap.n) {
+    let e0 = first_index(wid, nwg, lid);
+    for (var e = e0; e < min(e0 + EPT, ap.n); e++) {
         dst[e] = act_f(src[e]);
     }
 }
@@ -106,8 +110,8 @@ fn act_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 @compute @workgroup_size(WG)
 fn act_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {
-    let e = index(wid, nwg, lid);
-    if (e < ap.n) {
+    let e0 = first_index(wid, nwg, lid);
+    for (var e = e0; e < min(e0 + EPT, ap.n); e++) {
         dst[e] = grad[e] * act_d(src[e]);
     }
 }

@@ -86,24 +86,15 @@ fn pick(u: f32) -> u32 {
     return k;
 }
 
-@compute @workgroup_size(WG)
-fn init_elementwise(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let local = (wid.y * nwg.x + wid.x) * WG + lid;
+// Each invocation fills BPT consecutive Philox blocks (4 elements each):
+// lavapipe's per-invocation overhead dominates one block per invocation.
+override BPT: u32 = 16u;
+
+fn fill_block(local: u32, need_normal: bool) {
     let first = local * 4u;
-    if (first >= p.n) {
-        return;
-    }
     let block = local + p.block_offset;
     let w = philox4x32_10(vec4<u32>(block, p.layer, p.role, p.repeat_index), p.key);
     var z = vec4<f32>(0.0);
-    var need_normal = false;
-    for (var k = 0u; k < p.n_comp; k++) {
-        need_normal = need_normal || comps[k].mode == 2u;
-    }
     if (need_normal) {
         z = normals4(w);
     }
@@ -116,6 +107,26 @@ fn init_elementwise(
         if (e < p.n) {
             out[e] = sample(comps[pick(uniform01(sel[lane]))], w[lane], z[lane]);
         }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn init_elementwise(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let t = (wid.y * nwg.x + wid.x) * WG + lid;
+    var need_normal = false;
+    for (var k = 0u; k < p.n_comp; k++) {
+        need_normal = need_normal || comps[k].mode == 2u;
+    }
+    for (var j = 0u; j < BPT; j++) {
+        let local = t * BPT + j;
+        if (local * 4u >= p.n) {
+            return;
+        }
+        fill_block(local, need_normal);
     }
 }
 

@@ -23,19 +23,21 @@ fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return (wid.y * nwg.x + wid.x) * WG + lid;
 }
 
+// Elements per invocation of the elementwise kernels.
+const EPT: u32 = 16u;
+
 @compute @workgroup_size(WG)
 fn loss_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-    let e = index(wid, nwg, lid);
-    if (e >= lp.n) {
-        return;
-    }
+    let e0 = index(wid, nwg, lid) * EPT;
     let inv_n = 1.0 / f32(lp.total);
-    switch lp.kind {
-        case 0u: { out[e] = inv_n; }
-        case 1u: { out[e] = 2.0 * y[e] * inv_n; }
-        case 2u: { out[e] = 2.0 * (y[e] - target_v[e]) * inv_n; }
-        default: { out[e] = 1.0; }
+    for (var e = e0; e < min(e0 + EPT, lp.n); e++) {
+        switch lp.kind {
+            case 0u: { out[e] = inv_n; }
+            case 1u: { out[e] = 2.0 * y[e] * inv_n; }
+            case 2u: { out[e] = 2.0 * (y[e] - target_v[e]) * inv_n; }
+            default: { out[e] = 1.0; }
+        }
     }
 }
 
@@ -63,8 +65,8 @@ fn column_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 @compute @workgroup_size(WG)
 fn scale_inplace(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
-    let e = index(wid, nwg, lid);
-    if (e < lp.n) {
+    let e0 = index(wid, nwg, lid) * EPT;
+    for (var e = e0; e < min(e0 + EPT, lp.n); e++) {
         out[e] = out[e] * lp.scale;
     }
 }

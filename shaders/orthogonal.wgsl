@@ -114,19 +114,26 @@ fn ortho_dot(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     w[j] = sum;
 }
 
-// Y[i, j] -= beta_k v_i w_j for i >= k, j >= k.
+// Y[i, j] -= beta_k v_i w_j for i >= k, j >= k; each invocation updates a
+// segment of SEG columns of one row (one element per invocation leaves
+// lavapipe dominated by per-invocation overhead).
+const SEG: u32 = 16u;
+
 @compute @workgroup_size(WG)
 fn ortho_update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {
     let k = state[0] - 1u;
     let t = linear_id(wid, nwg, lid);
-    let cols = op.m - k;
-    let i = k + t / cols;
-    let j = k + t % cols;
+    let segs = (op.m - k + SEG - 1u) / SEG;
+    let i = k + t / segs;
     if (i >= op.n) {
         return;
     }
-    y[i * op.m + j] = y[i * op.m + j] - beta[k] * g[i * op.m + k] * w[j];
+    let j0 = k + (t % segs) * SEG;
+    let f = beta[k] * g[i * op.m + k];
+    for (var j = j0; j < min(j0 + SEG, op.m); j++) {
+        y[i * op.m + j] = y[i * op.m + j] - f * w[j];
+    }
 }
 
 @compute @workgroup_size(1)

@@ -373,6 +373,8 @@ pub struct Draw {
 
 /// Default invocations per workgroup of the init kernels.
 pub const WG: u32 = 64;
+/// Philox blocks per invocation of the elementwise init kernel.
+const BPT: u32 = 16;
 
 /// Generates one tensor on the GPU and reads it back (tests, export checks).
 /// `workgroup` changes the dispatch geometry only, never the values.
@@ -477,7 +479,12 @@ fn encode_elementwise_wg(
             c.gpu_row(cum)
         })
         .collect();
-    let pipe = gpu.pipeline(Shader::Init, "init_elementwise", &[("WG", wg as f64)], true)?;
+    let pipe = gpu.pipeline(
+        Shader::Init,
+        "init_elementwise",
+        &[("WG", wg as f64), ("BPT", BPT as f64)],
+        true,
+    )?;
     let params = InitParams {
         key: key_of(draw.seed),
         layer: draw.stream.layer,
@@ -502,7 +509,7 @@ fn encode_elementwise_wg(
         label: Some("init_elementwise"),
         timestamp_writes: None,
     });
-    gpu.dispatch(&mut pass, &pipe, &group, n.div_ceil(4).div_ceil(wg));
+    gpu.dispatch(&mut pass, &pipe, &group, n.div_ceil(4).div_ceil(wg * BPT));
     Ok(())
 }
 

@@ -147,7 +147,13 @@ pub fn encode(
     gpu.dispatch(&mut pass, &start, &g_start, groups(n * m));
     for k in (0..params.n_refl as usize).rev() {
         gpu.dispatch(&mut pass, &dot, &g_dot, groups(m - k));
-        gpu.dispatch(&mut pass, &update, &g_update, groups((n - k) * (m - k)));
+        // ortho_update: one invocation per row segment of 16 columns.
+        gpu.dispatch(
+            &mut pass,
+            &update,
+            &g_update,
+            groups((n - k) * (m - k).div_ceil(16)),
+        );
         gpu.dispatch(&mut pass, &next, &g_next, 1);
     }
     gpu.dispatch(&mut pass, &store, &g_store, groups(n * m));

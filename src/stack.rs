@@ -496,7 +496,7 @@ impl NetView<'_> {
             "scale_inplace",
             p,
             &[(3, View::from(buf))],
-            n as u32,
+            (n as u32).div_ceil(encode::EPT),
         )
     }
 }

@@ -12,6 +12,8 @@ use crate::rng::{Role, Stream};
 use crate::spec::{Loss, RunSpec, Target};
 
 const WG: u32 = 64;
+/// Elements per invocation of the elementwise kernels (activation.wgsl, loss.wgsl).
+pub(crate) const EPT: u32 = 16;
 
 fn compute_pass<'e>(enc: &'e mut wgpu::CommandEncoder, label: &str) -> wgpu::ComputePass<'e> {
     enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -178,7 +180,7 @@ fn encode_act(
         &mut compute_pass(enc, entry),
         &pipe,
         &group,
-        (n as u32).div_ceil(WG),
+        (n as u32).div_ceil(WG * EPT),
     );
     Ok(())
 }
@@ -288,7 +290,7 @@ pub(crate) fn encode_backward(
             (2, target.rows(r0, rows)),
             (3, last.da.rows(r0, rows)),
         ];
-        encode_loss_kernel(gpu, enc, "loss_grad", p, &b, n)?;
+        encode_loss_kernel(gpu, enc, "loss_grad", p, &b, n.div_ceil(EPT))?;
     }
     for i in (0..net.layers.len()).rev() {
         backward_layer(gpu, enc, net, i)?;
