@@ -6,12 +6,15 @@
 # traffic, so every accumulator is a named variable).
 import sys
 CV = 2
-def entry(rm, tex, ku):
+def entry(rm, tex, ku, atex=False):
+    """One entry point. `atex`: A also comes from a texture (texel (p/4, i)
+    holds A(i, 4q..4q+3)), so 4 k-steps of A are one vectorised load."""
     g = rm // 8
-    name = f"gemm_sg{rm}" + ("_tex" if tex else "") + (f"_k{ku}" if ku > 1 else "")
+    name = f"gemm_sg{rm}" + ("_tex" if tex else "") + (f"_k{ku}" if ku > 1 else "") + ("_at" if atex else "")
     out = []
     w = out.append
-    w(f"// RM = {rm} rows per lane, {4*CV} columns per lane; B from {'a texture' if tex else 'packed vec4 rows'}; k unrolled {ku}x.")
+    w(f"// RM = {rm} rows per lane, {4*CV} columns per lane; B from {'a texture' if tex else 'packed vec4 rows'}; "
+      f"k unrolled {ku}x{'; A from a texture' if atex else ''}.")
     w("@compute @workgroup_size(8)")
     w(f"fn {name}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,")
     w("        @builtin(subgroup_invocation_id) lane: u32) {")
@@ -23,9 +26,12 @@ def entry(rm, tex, ku):
         for v in range(CV):
             w(f"    var c{r}_{v} = vec4<f32>(0.0);")
     for gi in range(g):
-        w(f"    let ar{gi} = min(row0 + {gi*8}u + lane, sp.m - 1u) * sp.a_si;")
-    def body(ind, ps):
-        # one k step at row index expression ps
+        if atex:
+            w(f"    let ai{gi} = min(row0 + {gi*8}u + lane, sp.m - 1u);")
+        else:
+            w(f"    let ar{gi} = min(row0 + {gi*8}u + lane, sp.m - 1u) * sp.a_si;")
+    def body(ind, ps, u=None):
+        # one k step at row index expression ps; with atex, u is the component of the A texels
         if tex:
             w(f"{ind}let b0 = textureLoad(btex, vec2<u32>(q0, {ps}), 0);")
             w(f"{ind}let b1 = textureLoad(btex, vec2<u32>(q0 + 1u, {ps}), 0);")
@@ -33,24 +39,35 @@ def entry(rm, tex, ku):
             w(f"{ind}let bb = ({ps}) * sp.ldb4 + q0;")
             w(f"{ind}let b0 = bpk[bb];")
             w(f"{ind}let b1 = bpk[bb + 1u];")
-        w(f"{ind}let ap = ({ps}) * sp.a_sp;")
+        if not atex:
+            w(f"{ind}let ap = ({ps}) * sp.a_sp;")
         for gi in range(g):
-            w(f"{ind}let a{gi} = a[ar{gi} + ap];")
+            src = f"at{gi}[{u}]" if atex else f"a[ar{gi} + ap]"
+            w(f"{ind}let a{gi} = {src};")
             for l in range(8):
                 r = gi * 8 + l
                 w(f"{ind}let x{r} = subgroupBroadcast(a{gi}, {l}u);")
                 w(f"{ind}c{r}_0 = c{r}_0 + x{r} * b0;")
                 w(f"{ind}c{r}_1 = c{r}_1 + x{r} * b1;")
+    def load_a(ind, pq):
+        for gi in range(g):
+            w(f"{ind}let at{gi} = textureLoad(atex, vec2<u32>({pq}, ai{gi}), 0);")
     if ku > 1:
         w(f"    let k_main = sp.k - sp.k % {ku}u;")
         w(f"    for (var p = 0u; p < k_main; p += {ku}u) {{")
+        if atex:
+            load_a("        ", "p / 4u")
         for u in range(ku):
             w("        {")
-            body("            ", f"p + {u}u")
+            body("            ", f"p + {u}u", u)
             w("        }")
         w("    }")
         w("    for (var p = k_main; p < sp.k; p++) {")
-        body("        ", "p")
+        if atex:
+            load_a("        ", "p / 4u")
+            body("        ", "p", "p % 4u")
+        else:
+            body("        ", "p")
         w("    }")
     else:
         w("    for (var p = 0u; p < sp.k; p++) {")
@@ -72,4 +89,6 @@ for rm in (8, 16, 32):
         parts.append(entry(rm, tex, 1))
 for rm in (16, 32):
     parts.append(entry(rm, True, 4))
+for rm in (8, 16, 24, 32):
+    parts.append(entry(rm, True, 4, atex=True))
 open(path, "w").write("\n\n".join(parts) + "\n")

@@ -72,7 +72,14 @@ pub enum GemmVariant {
     /// columns per lane, A shared by subgroupBroadcast, B packed into vec4 rows
     /// of a storage buffer or (`tex`) an rgba32float texture; the k loop is
     /// unrolled `ku` times (1 or 4).
-    Subgroup { rm: u32, tex: bool, ku: u32 },
+    Subgroup {
+        rm: u32,
+        tex: bool,
+        ku: u32,
+        /// A packed into a texture too (4 k-steps per load; needs `tex` and `ku` = 4).
+        #[serde(default)]
+        atex: bool,
+    },
     /// `matmul_tiled.wgsl`: 64×64 tiles staged in workgroup memory, depth `tk`.
     Tiled { tk: u32 },
 }
@@ -86,12 +93,24 @@ impl GemmVariant {
         ];
         if subgroup_ok(gpu) {
             for rm in [8, 16, 32] {
-                v.extend([false, true].map(|tex| GemmVariant::Subgroup { rm, tex, ku: 1 }));
+                v.extend([false, true].map(|tex| GemmVariant::Subgroup {
+                    rm,
+                    tex,
+                    ku: 1,
+                    atex: false,
+                }));
             }
             v.extend([16, 32].map(|rm| GemmVariant::Subgroup {
                 rm,
                 tex: true,
                 ku: 4,
+                atex: false,
+            }));
+            v.extend([8, 16, 24, 32].map(|rm| GemmVariant::Subgroup {
+                rm,
+                tex: true,
+                ku: 4,
+                atex: true,
             }));
         }
         v.extend([8, 16].map(|tk| GemmVariant::Tiled { tk }));
@@ -105,9 +124,10 @@ impl GemmVariant {
         if gpu.info.device_type == wgpu::DeviceType::Cpu {
             if subgroup_ok(gpu) {
                 GemmVariant::Subgroup {
-                    rm: 32,
+                    rm: 16,
                     tex: true,
-                    ku: 1,
+                    ku: 4,
+                    atex: true,
                 }
             } else {
                 GemmVariant::Simple { wg: 64 }
@@ -121,9 +141,10 @@ impl GemmVariant {
     pub fn describe(&self) -> String {
         match self {
             GemmVariant::Simple { wg } => format!("simple(wg={wg})"),
-            GemmVariant::Subgroup { rm, tex, ku } => format!(
-                "subgroup(rm={rm}, {}, k×{ku})",
-                if *tex { "texture" } else { "buffer" }
+            GemmVariant::Subgroup { rm, tex, ku, atex } => format!(
+                "subgroup(rm={rm}, {}{}, k×{ku})",
+                if *tex { "texture" } else { "buffer" },
+                if *atex { "+A texture" } else { "" }
             ),
             GemmVariant::Tiled { tk } => format!("tiled(64x64, tk={tk})"),
         }
@@ -230,9 +251,17 @@ pub fn encode_gemm_with<'a>(
             });
             gpu.dispatch(&mut pass, &pipe, &group, g.m.div_ceil(64) * p.tiles_n);
         }
-        GemmVariant::Subgroup { rm, tex, ku } => {
-            encode_subgroup(gpu, (rm, tex, ku), enc, g, a, b, bias_buf, has_bias, c)?
-        }
+        GemmVariant::Subgroup { rm, tex, ku, atex } => encode_subgroup(
+            gpu,
+            (rm, tex, ku, atex),
+            enc,
+            g,
+            a,
+            b,
+            bias_buf,
+            has_bias,
+            c,
+        )?,
     }
     Ok(())
 }
@@ -260,7 +289,7 @@ const SG_COLS: u32 = 64;
 #[allow(clippy::too_many_arguments)]
 fn encode_subgroup(
     gpu: &Gpu,
-    (rm, tex, ku): (u32, bool, u32),
+    (rm, tex, ku, atex): (u32, bool, u32, bool),
     enc: &mut wgpu::CommandEncoder,
     g: &Gemm,
     a: View<'_>,
@@ -285,66 +314,87 @@ fn encode_subgroup(
         accumulate: g.accumulate,
         pad: 0,
     };
-    // A texture cannot be taller or wider than the adapter allows: fall back to the buffer.
+    // Textures cannot be larger than the adapter allows: fall back to buffers.
     let max_dim = gpu.limits.max_texture_dimension_2d;
     let tex = tex && g.k <= max_dim && ldb4 <= max_dim;
-    // The k-unrolled kernels exist for the texture path only.
-    let ku = if tex && ku == 4 && rm >= 16 {
-        "_k4"
+    // k-unrolled kernels exist for the texture path (rm 16 and 32, and rm 8,
+    // 16, 24, 32 with A in a texture too).
+    let atex = tex && ku == 4 && atex && g.m <= max_dim && g.k.div_ceil(4) <= max_dim;
+    let ku = if tex && ku == 4 && (atex || rm == 16 || rm == 32) {
+        4
     } else {
-        ""
+        1
     };
-    let entry = format!("gemm_sg{rm}{}{ku}", if tex { "_tex" } else { "" });
-    let pack_entry = if tex { "pack_b_tex" } else { "pack_b" };
-    let pack = gpu.pipeline(Shader::MatmulSubgroup, pack_entry, &[], false)?;
+    // rm = 24 exists only with A in a texture.
+    let rm = if rm == 24 && !atex { 16 } else { rm };
+    let entry = format!(
+        "gemm_sg{rm}{}{}{}",
+        if tex { "_tex" } else { "" },
+        if ku == 4 { "_k4" } else { "" },
+        if atex { "_at" } else { "" }
+    );
     let gemm = gpu.pipeline(Shader::MatmulSubgroup, &entry, &[], false)?;
     let u = gpu.uniform("gemm_sg params", &p);
     let ub = u.as_entire_binding();
-    let (g_pack, g_gemm);
+    let mut packs: Vec<(std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup, u32)> = Vec::new();
+    let mut res = vec![(0, ub.clone()), (3, bias.binding()), (4, c.binding())];
+    let (b_view, b_buf);
     if tex {
-        let view = gpu.scratch_texture(ldb4, g.k)?;
-        g_pack = gpu.bind_at(
-            &pack,
-            pack_entry,
-            &[
-                (0, ub.clone()),
-                (5, b.binding()),
-                (8, wgpu::BindingResource::TextureView(&view)),
-            ],
-        );
-        let res = [
-            (0, ub),
-            (1, a.binding()),
-            (3, bias.binding()),
-            (4, c.binding()),
-            (7, wgpu::BindingResource::TextureView(&view)),
+        b_view = gpu.scratch_texture(0, ldb4, g.k)?;
+        let pack = gpu.pipeline(Shader::MatmulSubgroup, "pack_b_tex", &[], false)?;
+        let bind = [
+            (0, ub.clone()),
+            (5, b.binding()),
+            (8, wgpu::BindingResource::TextureView(&b_view)),
         ];
-        g_gemm = gpu.bind_at(&gemm, &entry, &res);
+        packs.push((
+            pack.clone(),
+            gpu.bind_at(&pack, "pack_b_tex", &bind),
+            (g.k * ldb4).div_ceil(64),
+        ));
+        res.push((7, wgpu::BindingResource::TextureView(&b_view)));
     } else {
-        let packed = gpu.scratch("packed B", u64::from(g.k) * u64::from(ldb4) * 16)?;
-        g_pack = gpu.bind_at(
-            &pack,
-            pack_entry,
-            &[
-                (0, ub.clone()),
-                (5, b.binding()),
-                (6, packed.as_entire_binding()),
-            ],
-        );
-        let res = [
-            (0, ub),
-            (1, a.binding()),
-            (2, packed.as_entire_binding()),
-            (3, bias.binding()),
-            (4, c.binding()),
+        b_buf = gpu.scratch("packed B", u64::from(g.k) * u64::from(ldb4) * 16)?;
+        let pack = gpu.pipeline(Shader::MatmulSubgroup, "pack_b", &[], false)?;
+        let bind = [
+            (0, ub.clone()),
+            (5, b.binding()),
+            (6, b_buf.as_entire_binding()),
         ];
-        g_gemm = gpu.bind_at(&gemm, &entry, &res);
+        packs.push((
+            pack.clone(),
+            gpu.bind_at(&pack, "pack_b", &bind),
+            (g.k * ldb4).div_ceil(64),
+        ));
+        res.push((2, b_buf.as_entire_binding()));
     }
+    let a_view;
+    if atex {
+        let lda4 = g.k.div_ceil(4);
+        a_view = gpu.scratch_texture(1, lda4, g.m)?;
+        let pack = gpu.pipeline(Shader::MatmulSubgroup, "pack_a_tex", &[], false)?;
+        let bind = [
+            (0, ub.clone()),
+            (1, a.binding()),
+            (10, wgpu::BindingResource::TextureView(&a_view)),
+        ];
+        packs.push((
+            pack.clone(),
+            gpu.bind_at(&pack, "pack_a_tex", &bind),
+            (g.m * lda4).div_ceil(64),
+        ));
+        res.push((9, wgpu::BindingResource::TextureView(&a_view)));
+    } else {
+        res.push((1, a.binding()));
+    }
+    let g_gemm = gpu.bind_at(&gemm, &entry, &res);
     let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
         label: Some("gemm_sg"),
         timestamp_writes: None,
     });
-    gpu.dispatch(&mut pass, &pack, &g_pack, (g.k * ldb4).div_ceil(64));
+    for (pipe, group, n) in &packs {
+        gpu.dispatch(&mut pass, pipe, group, *n);
+    }
     gpu.dispatch(&mut pass, &gemm, &g_gemm, g.m.div_ceil(rm) * tiles_n);
     Ok(())
 }

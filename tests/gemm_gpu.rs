@@ -126,6 +126,7 @@ fn subgroup_buffer_variant_matches_reference() {
         rm: 16,
         tex: false,
         ku: 1,
+        atex: false,
     });
 }
 
@@ -135,6 +136,7 @@ fn subgroup_texture_variant_matches_reference() {
         rm: 32,
         tex: true,
         ku: 1,
+        atex: false,
     });
 }
 
@@ -144,6 +146,17 @@ fn subgroup_texture_k4_variant_matches_reference() {
         rm: 16,
         tex: true,
         ku: 4,
+        atex: false,
+    });
+}
+
+#[test]
+fn subgroup_texture_k4_a_texture_variant_matches_reference() {
+    check_subgroup(GemmVariant::Subgroup {
+        rm: 32,
+        tex: true,
+        ku: 4,
+        atex: true,
     });
 }
 
@@ -162,6 +175,7 @@ fn tuner_cache_round_trips() {
             rm: 32,
             tex: true,
             ku: 4,
+            atex: true,
         },
         candidates: [
             ("subgroup(rm=32)".to_string(), 61.5),

@@ -193,7 +193,7 @@ pub struct Gpu {
     pub(crate) pipelines: PipelineCache,
     gemm: std::sync::Mutex<Option<crate::gemm::GemmVariant>>,
     scratch: std::sync::Mutex<Option<wgpu::Buffer>>,
-    scratch_tex: std::sync::Mutex<Option<wgpu::Texture>>,
+    scratch_tex: std::sync::Mutex<[Option<wgpu::Texture>; 2]>,
 }
 
 impl Gpu {
@@ -257,10 +257,17 @@ impl Gpu {
         *self.gemm.lock().unwrap_or_else(|p| p.into_inner()) = Some(v);
     }
 
-    /// A view of a scratch rgba32float texture of at least `width` × `height`
-    /// texels (sampled and storage-written), shared like [`Gpu::scratch`].
-    pub fn scratch_texture(&self, width: u32, height: u32) -> Result<wgpu::TextureView, GpuError> {
-        let mut s = self.scratch_tex.lock().unwrap_or_else(|p| p.into_inner());
+    /// A view of scratch rgba32float texture `slot` (0 or 1) of at least
+    /// `width` × `height` texels (sampled and storage-written), shared like
+    /// [`Gpu::scratch`].
+    pub fn scratch_texture(
+        &self,
+        slot: usize,
+        width: u32,
+        height: u32,
+    ) -> Result<wgpu::TextureView, GpuError> {
+        let mut all = self.scratch_tex.lock().unwrap_or_else(|p| p.into_inner());
+        let s = &mut all[slot.min(1)];
         let fits = |t: &wgpu::Texture| t.width() >= width && t.height() >= height;
         if let Some(t) = s.as_ref().filter(|t| fits(t)) {
             return Ok(t.create_view(&Default::default()));
@@ -269,9 +276,9 @@ impl Gpu {
             Some(t) => (t.width().max(width), t.height().max(height)),
             None => (width, height),
         };
-        let t = self.scoped("packed B texture", || {
+        let t = self.scoped("packed GEMM operand texture", || {
             self.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("packed B texture"),
+                label: Some("packed GEMM operand texture"),
                 size: wgpu::Extent3d {
                     width: w.max(1),
                     height: h.max(1),
