@@ -175,6 +175,7 @@ pub struct RunOutput {
 /// A run whose tensors are allocated and initialized (LSUV included), ready
 /// to step: benchmarks time `step` alone.
 pub struct Session<'s> {
+    gpu: &'s Gpu,
     spec: &'s RunSpec,
     net: Net,
     lsuv: Vec<Option<LsuvRecord>>,
@@ -193,7 +194,7 @@ pub struct StepOutput {
 impl<'s> Session<'s> {
     /// Checks sizes, allocates and initializes every tensor of `spec`.
     pub fn new(
-        gpu: &Gpu,
+        gpu: &'s Gpu,
         spec: &'s RunSpec,
         samplers: &Samplers,
     ) -> Result<Session<'s>, StackError> {
@@ -221,6 +222,7 @@ impl<'s> Session<'s> {
         }
         gpu.wait()?;
         Ok(Session {
+            gpu,
             spec,
             net,
             lsuv,
@@ -269,6 +271,13 @@ impl<'s> Session<'s> {
     /// Reads the weights, biases and input back (for `--export-weights`).
     pub fn tensors(&self, gpu: &Gpu) -> Result<Tensors, GpuError> {
         read_tensors(gpu, &self.net)
+    }
+}
+
+impl Drop for Session<'_> {
+    /// The next run of a sweep with the same shapes reuses these buffers.
+    fn drop(&mut self) {
+        self.gpu.recycle(std::mem::take(&mut self.net.owned));
     }
 }
 

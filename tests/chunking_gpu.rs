@@ -128,3 +128,29 @@ fn weights_over_the_binding_limit_are_refused_before_allocating() {
     );
     assert!(err.contains("fan_in × fan_out must stay below"), "{err}");
 }
+
+#[test]
+fn a_sweep_with_repeated_shapes_reuses_buffers_and_results_stay_identical() {
+    // A private device: other tests running in parallel share the common one.
+    let gpu = Gpu::new(&GpuOptions::default()).unwrap();
+    let s = spec();
+    let first = run(&gpu, &s, &RunOptions::default()).unwrap();
+    assert_eq!(gpu.buffers_reused(), 0);
+    let second = run(&gpu, &s, &RunOptions::default()).unwrap();
+    // w, b, preact, act, grad_act, dw, db per layer (3 layers), input, target, dH scratch.
+    assert_eq!(
+        gpu.buffers_reused(),
+        3 * 7 + 3,
+        "every buffer of the second run is the first run's"
+    );
+    assert_eq!(
+        first.layers, second.layers,
+        "reused buffers must not leak state between runs"
+    );
+    assert_eq!(first.loss.to_bits(), second.loss.to_bits());
+    // A different shape allocates afresh and still computes correctly.
+    let mut other = spec();
+    other.config.input.batch = 100;
+    let third = run(&gpu, &other, &RunOptions::default()).unwrap();
+    assert_eq!(third.layers[0].preact.count, 100 * 96);
+}

@@ -3,6 +3,18 @@
 
 use super::{Gpu, GpuError};
 use bytemuck::Pod;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The buffers of the last finished run, by (label, size): the next run of a
+/// sweep with the same shapes takes them instead of allocating. Only one
+/// run's buffers are kept, so memory stays bounded by the largest run.
+#[derive(Default)]
+pub(crate) struct BufferPool {
+    free: Mutex<HashMap<(String, u64), Vec<wgpu::Buffer>>>,
+    reused: AtomicUsize,
+}
 use wgpu::util::DeviceExt;
 
 const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
@@ -75,6 +87,47 @@ impl Gpu {
                 mapped_at_creation: false,
             })
         })
+    }
+
+    /// A storage buffer for one run's tensor: taken from the previous run's
+    /// buffers when one has the same label and size, else allocated
+    /// (`chunked`: only `max_buffer_size` limits it). Every such tensor is
+    /// fully written before it is read, so reuse needs no clearing.
+    pub fn storage_for_run(
+        &self,
+        label: &str,
+        bytes: u64,
+        chunked: bool,
+    ) -> Result<wgpu::Buffer, GpuError> {
+        let size = bytes.max(16).next_multiple_of(16);
+        let taken = {
+            let mut free = self.pool.free.lock().unwrap_or_else(|p| p.into_inner());
+            free.get_mut(&(label.to_string(), size)).and_then(Vec::pop)
+        };
+        if let Some(b) = taken {
+            self.pool.reused.fetch_add(1, Ordering::Relaxed);
+            return Ok(b);
+        }
+        if chunked {
+            self.storage_chunked(label, bytes)
+        } else {
+            self.storage(label, bytes)
+        }
+    }
+
+    /// Hands a finished run's buffers back for the next run (replacing any
+    /// older ones).
+    pub fn recycle(&self, buffers: Vec<(String, wgpu::Buffer)>) {
+        let mut free = self.pool.free.lock().unwrap_or_else(|p| p.into_inner());
+        free.clear();
+        for (label, b) in buffers {
+            free.entry((label, b.size())).or_default().push(b);
+        }
+    }
+
+    /// How many buffers were reused instead of allocated so far.
+    pub fn buffers_reused(&self) -> usize {
+        self.pool.reused.load(Ordering::Relaxed)
     }
 
     /// A storage buffer holding `data`.

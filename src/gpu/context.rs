@@ -194,6 +194,7 @@ pub struct Gpu {
     gemm: std::sync::Mutex<Option<crate::gemm::GemmVariant>>,
     scratch: std::sync::Mutex<Option<wgpu::Buffer>>,
     scratch_tex: std::sync::Mutex<[Option<wgpu::Texture>; 2]>,
+    pub(crate) pool: super::buffers::BufferPool,
 }
 
 impl Gpu {
@@ -239,6 +240,7 @@ impl Gpu {
             gemm: Default::default(),
             scratch: Default::default(),
             scratch_tex: Default::default(),
+            pool: Default::default(),
         }
     }
 

@@ -55,6 +55,8 @@ pub(crate) struct Net {
     /// dL/dH of one chunk of one layer (rows × max width).
     pub dh: wgpu::Buffer,
     pub target: Option<Act>,
+    /// Every buffer above with its label, to hand back to the pool.
+    pub owned: Vec<(String, wgpu::Buffer)>,
 }
 
 impl Net {
@@ -67,14 +69,29 @@ impl Net {
     }
 }
 
-fn act(gpu: &Gpu, label: &str, batch: usize, cols: usize) -> Result<Act, GpuError> {
-    Ok(Act {
-        buf: gpu.storage_chunked(label, (batch * cols * 4) as u64)?,
-        cols,
-    })
+/// Allocates (or reuses) run buffers and remembers them for recycling.
+struct Alloc<'g> {
+    gpu: &'g Gpu,
+    owned: Vec<(String, wgpu::Buffer)>,
 }
 
-/// Allocates every tensor of `spec` (sizes were checked by `check_fits`).
+impl Alloc<'_> {
+    fn buf(&mut self, label: String, bytes: u64, chunked: bool) -> Result<wgpu::Buffer, GpuError> {
+        let b = self.gpu.storage_for_run(&label, bytes, chunked)?;
+        self.owned.push((label, b.clone()));
+        Ok(b)
+    }
+
+    fn act(&mut self, label: String, batch: usize, cols: usize) -> Result<Act, GpuError> {
+        Ok(Act {
+            buf: self.buf(label, (batch * cols * 4) as u64, true)?,
+            cols,
+        })
+    }
+}
+
+/// Allocates every tensor of `spec` (sizes were checked by `check_fits`),
+/// reusing the previous run's buffers where label and size match.
 pub(crate) fn alloc(gpu: &Gpu, spec: &RunSpec) -> Result<Net, GpuError> {
     let batch = spec.config.input.batch;
     let input_dim = spec.config.network.input_dim;
@@ -82,39 +99,50 @@ pub(crate) fn alloc(gpu: &Gpu, spec: &RunSpec) -> Result<Net, GpuError> {
     let layer_specs = spec.config.layer_specs();
     let max_w = layer_specs.iter().map(|l| l.fan_out).max().unwrap_or(1);
     let chunk = chunk_rows(gpu.max_binding_bytes(), batch, max_w.max(input_dim));
+    let mut a = Alloc {
+        gpu,
+        owned: Vec::new(),
+    };
     let mut layers = Vec::new();
     for l in layer_specs {
         let i = l.index;
         let (fi, fo) = (l.fan_in, l.fan_out);
+        let has_bias = l.bias_init.is_some();
         layers.push(LayerBufs {
-            w: gpu.storage(&format!("w[{i}]"), f(fi * fo))?,
-            b: l.bias_init
-                .as_ref()
-                .map(|_| gpu.storage(&format!("b[{i}]"), f(fo)))
-                .transpose()?,
-            h: act(gpu, &format!("preact[{i}]"), batch, fo)?,
-            a: act(gpu, &format!("act[{i}]"), batch, fo)?,
-            da: act(gpu, &format!("grad_act[{i}]"), batch, fo)?,
-            dw: gpu.storage(&format!("dw[{i}]"), f(fi * fo))?,
-            db: l
-                .bias_init
-                .as_ref()
-                .map(|_| gpu.storage(&format!("db[{i}]"), f(fo)))
-                .transpose()?,
+            w: a.buf(format!("w[{i}]"), f(fi * fo), false)?,
+            b: if has_bias {
+                Some(a.buf(format!("b[{i}]"), f(fo), false)?)
+            } else {
+                None
+            },
+            h: a.act(format!("preact[{i}]"), batch, fo)?,
+            a: a.act(format!("act[{i}]"), batch, fo)?,
+            da: a.act(format!("grad_act[{i}]"), batch, fo)?,
+            dw: a.buf(format!("dw[{i}]"), f(fi * fo), false)?,
+            db: if has_bias {
+                Some(a.buf(format!("db[{i}]"), f(fo), false)?)
+            } else {
+                None
+            },
             spec: l,
         });
     }
     let out = layers.last().map_or(1, |l| l.spec.fan_out);
-    let target = matches!(spec.config.loss, Loss::Mse { .. })
-        .then(|| act(gpu, "target", batch, out))
-        .transpose()?;
+    let target = if matches!(spec.config.loss, Loss::Mse { .. }) {
+        Some(a.act("target".into(), batch, out)?)
+    } else {
+        None
+    };
+    let x = a.act("input".into(), batch, input_dim)?;
+    let dh = a.buf("grad_preact scratch".into(), f(chunk * max_w), false)?;
     Ok(Net {
         batch,
         input_dim,
         chunk,
-        x: act(gpu, "input", batch, input_dim)?,
-        dh: gpu.storage("grad_preact scratch", f(chunk * max_w))?,
+        x,
         layers,
+        dh,
         target,
+        owned: a.owned,
     })
 }
