@@ -32,6 +32,16 @@ const W1: u32 = 0xBB67_AE85;
 pub const UNIFORM_STEP: f32 = 1.0 / 16_777_216.0;
 
 /// The Philox4x32-10 block function, bit-exact with Random123's `philox4x32_R(10, ctr, key)`.
+///
+/// ```
+/// use initscope::rng::philox4x32_10;
+/// // Random123's known-answer vectors.
+/// assert_eq!(philox4x32_10([0; 4], [0; 2]), [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+/// assert_eq!(
+///     philox4x32_10([u32::MAX; 4], [u32::MAX; 2]),
+///     [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]
+/// );
+/// ```
 pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     let mut c = counter;
     let mut k = key;
