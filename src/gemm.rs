@@ -204,25 +204,8 @@ pub fn encode_gemm_with<'a>(
                 tiles_n: g.n.div_ceil(4),
                 ..*g
             };
-            let u = gpu.uniform("gemm params", &p);
-            let res = [
-                u.as_entire_binding(),
-                a.binding(),
-                b.binding(),
-                bias_buf.binding(),
-                c.binding(),
-            ];
-            let group = gpu.bind(&pipe, "gemm", &res);
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("gemm"),
-                timestamp_writes: None,
-            });
-            gpu.dispatch(
-                &mut pass,
-                &pipe,
-                &group,
-                (g.m.div_ceil(4) * p.tiles_n).div_ceil(wg),
-            );
+            let groups = (g.m.div_ceil(4) * p.tiles_n).div_ceil(wg);
+            encode_strided(gpu, enc, &pipe, &p, [a, b, bias_buf, c], groups);
         }
         GemmVariant::Tiled { tk } => {
             let pipe = gpu.pipeline(
@@ -236,20 +219,8 @@ pub fn encode_gemm_with<'a>(
                 tiles_n: g.n.div_ceil(64),
                 ..*g
             };
-            let u = gpu.uniform("gemm params", &p);
-            let res = [
-                u.as_entire_binding(),
-                a.binding(),
-                b.binding(),
-                bias_buf.binding(),
-                c.binding(),
-            ];
-            let group = gpu.bind(&pipe, "gemm_tiled", &res);
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("gemm_tiled"),
-                timestamp_writes: None,
-            });
-            gpu.dispatch(&mut pass, &pipe, &group, g.m.div_ceil(64) * p.tiles_n);
+            let groups = g.m.div_ceil(64) * p.tiles_n;
+            encode_strided(gpu, enc, &pipe, &p, [a, b, bias_buf, c], groups);
         }
         GemmVariant::Subgroup { rm, tex, ku, atex } => encode_subgroup(
             gpu,
@@ -264,6 +235,32 @@ pub fn encode_gemm_with<'a>(
         )?,
     }
     Ok(())
+}
+
+/// Records one dispatch of a kernel that reads A and B through their strides
+/// (`matmul.wgsl`, `matmul_tiled.wgsl`: bindings params, a, b, bias, c).
+fn encode_strided(
+    gpu: &Gpu,
+    enc: &mut wgpu::CommandEncoder,
+    pipe: &wgpu::ComputePipeline,
+    p: &Gemm,
+    [a, b, bias, c]: [View<'_>; 4],
+    groups: u32,
+) {
+    let u = gpu.uniform("gemm params", p);
+    let res = [
+        u.as_entire_binding(),
+        a.binding(),
+        b.binding(),
+        bias.binding(),
+        c.binding(),
+    ];
+    let group = gpu.bind(pipe, "gemm", &res);
+    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+        label: Some("gemm"),
+        timestamp_writes: None,
+    });
+    gpu.dispatch(&mut pass, pipe, &group, groups);
 }
 
 #[repr(C)]
