@@ -286,7 +286,7 @@ th{background:var(--soft);font-weight:600;white-space:nowrap}
 th:first-child,td.label,th:last-child,td:last-child{text-align:left}
 tbody tr:hover{background:#fafbfc}
 td.bad{color:#b2182b;font-weight:600}
-.badge{display:inline-block;padding:1px 9px;margin:1px 2px;border-radius:999px;font-size:.82rem;font-weight:600;white-space:nowrap;border:1px solid}
+.badge{display:inline-block;padding:1px 9px;margin:1px 2px;border-radius:999px;font-size:.82rem;font-weight:600;white-space:normal;max-width:100%;border:1px solid}
 .badge.ok{background:#e6f4ea;color:#0b6b3a;border-color:#9fd3b4}
 .badge.warn{background:#fff4e0;color:#8a5300;border-color:#f0c674}
 .badge.bad{background:#fde8e8;color:#a40e26;border-color:#f2a7a7}
