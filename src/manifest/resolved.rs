@@ -47,6 +47,7 @@ impl FileCache {
 pub(crate) fn check_config(cfg: &mut RunConfig, files: &mut FileCache) -> Vec<(JPath, String)> {
     let mut c = Checker::default();
     check_sizes(&mut c, cfg);
+    check_auto_gains(&mut c, cfg);
     let mut uses_files = false;
     for_each_slot(cfg, |init, p| {
         uses_files |= resolve_file(&mut c, init, p, files)
@@ -161,6 +162,37 @@ fn resolve_file(c: &mut Checker, init: &mut Init, p: JPath, files: &mut FileCach
         },
     }
     true
+}
+
+/// `"gain": "auto"` takes the layer's activation, which must have a torch gain.
+fn check_auto_gains(c: &mut Checker, cfg: &RunConfig) {
+    use crate::spec::Gain;
+    let depth = cfg.network.layer_fans().len();
+    let mut reported = HashSet::new();
+    for i in 0..depth {
+        let (p, init) = weight_slot(cfg, i);
+        let (p, gain) = match init {
+            Init::XavierUniform { gain }
+            | Init::XavierNormal { gain }
+            | Init::Orthogonal { gain } => (p.key("gain"), gain),
+            Init::Lsuv { pre, .. } => match pre.as_ref() {
+                Init::XavierUniform { gain }
+                | Init::XavierNormal { gain }
+                | Init::Orthogonal { gain } => (p.key("pre").key("gain"), gain),
+                _ => continue,
+            },
+            _ => continue,
+        };
+        if !matches!(gain, Gain::Name(n) if n == "auto") {
+            continue;
+        }
+        let act = cfg.network.activation_of(i, depth);
+        if let Err(e) = crate::init::gain_of_activation(act) {
+            if reported.insert((p.to_string(), act.name())) {
+                c.push(&p, format!("layer {i}: {}", e.0));
+            }
+        }
+    }
 }
 
 /// The weight init of layer `i` and its path: the last override covering it wins.
