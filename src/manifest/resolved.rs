@@ -187,10 +187,10 @@ fn check_auto_gains(c: &mut Checker, cfg: &RunConfig) {
             continue;
         }
         let act = cfg.network.activation_of(i, depth);
-        if let Err(e) = crate::init::gain_of_activation(act) {
-            if reported.insert((p.to_string(), act.name())) {
-                c.push(&p, format!("layer {i}: {}", e.0));
-            }
+        if let Err(e) = crate::init::gain_of_activation(act)
+            && reported.insert((p.to_string(), act.name()))
+        {
+            c.push(&p, format!("layer {i}: {}", e.0));
         }
     }
 }
