@@ -333,54 +333,45 @@ fn encode_subgroup(
     let gemm = gpu.pipeline(Shader::MatmulSubgroup, &entry, &[], false)?;
     let u = gpu.uniform("gemm_sg params", &p);
     let ub = u.as_entire_binding();
-    let mut packs: Vec<(std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup, u32)> = Vec::new();
+    let mut packs = Vec::new();
+    let mut pack = |entry: &str, bind: &[(u32, wgpu::BindingResource<'_>)], texels: u32| {
+        let pipe = gpu.pipeline(Shader::MatmulSubgroup, entry, &[], false)?;
+        let group = gpu.bind_at(&pipe, entry, bind);
+        packs.push((pipe, group, texels.div_ceil(64)));
+        Ok::<(), GpuError>(())
+    };
     let mut res = vec![(0, ub.clone()), (3, bias.binding()), (4, c.binding())];
     let (b_view, b_buf);
     if tex {
         b_view = gpu.scratch_texture(0, ldb4, g.k)?;
-        let pack = gpu.pipeline(Shader::MatmulSubgroup, "pack_b_tex", &[], false)?;
-        let bind = [
-            (0, ub.clone()),
-            (5, b.binding()),
-            (8, wgpu::BindingResource::TextureView(&b_view)),
-        ];
-        packs.push((
-            pack.clone(),
-            gpu.bind_at(&pack, "pack_b_tex", &bind),
-            (g.k * ldb4).div_ceil(64),
-        ));
-        res.push((7, wgpu::BindingResource::TextureView(&b_view)));
+        let out = wgpu::BindingResource::TextureView(&b_view);
+        pack(
+            "pack_b_tex",
+            &[(0, ub.clone()), (5, b.binding()), (8, out.clone())],
+            g.k * ldb4,
+        )?;
+        res.push((7, out));
     } else {
         b_buf = gpu.scratch("packed B", u64::from(g.k) * u64::from(ldb4) * 16)?;
-        let pack = gpu.pipeline(Shader::MatmulSubgroup, "pack_b", &[], false)?;
-        let bind = [
-            (0, ub.clone()),
-            (5, b.binding()),
-            (6, b_buf.as_entire_binding()),
-        ];
-        packs.push((
-            pack.clone(),
-            gpu.bind_at(&pack, "pack_b", &bind),
-            (g.k * ldb4).div_ceil(64),
-        ));
-        res.push((2, b_buf.as_entire_binding()));
+        let out = b_buf.as_entire_binding();
+        pack(
+            "pack_b",
+            &[(0, ub.clone()), (5, b.binding()), (6, out.clone())],
+            g.k * ldb4,
+        )?;
+        res.push((2, out));
     }
     let a_view;
     if atex {
         let lda4 = g.k.div_ceil(4);
         a_view = gpu.scratch_texture(1, lda4, g.m)?;
-        let pack = gpu.pipeline(Shader::MatmulSubgroup, "pack_a_tex", &[], false)?;
-        let bind = [
-            (0, ub.clone()),
-            (1, a.binding()),
-            (10, wgpu::BindingResource::TextureView(&a_view)),
-        ];
-        packs.push((
-            pack.clone(),
-            gpu.bind_at(&pack, "pack_a_tex", &bind),
-            (g.m * lda4).div_ceil(64),
-        ));
-        res.push((9, wgpu::BindingResource::TextureView(&a_view)));
+        let out = wgpu::BindingResource::TextureView(&a_view);
+        pack(
+            "pack_a_tex",
+            &[(0, ub.clone()), (1, a.binding()), (10, out.clone())],
+            g.m * lda4,
+        )?;
+        res.push((9, out));
     } else {
         res.push((1, a.binding()));
     }

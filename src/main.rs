@@ -226,10 +226,10 @@ fn run(req: &RunRequest) -> Result<()> {
         seed: req.seed,
         repeats: req.repeats,
     };
-    runner::load_plan(&req.manifest, &o)?;
+    let plan = runner::load_plan(&req.manifest, &o)?;
     let gpu = runner::open_gpu(&req.gpu)?;
     let mut bar = Bar::new(req.quiet);
-    let outcome = runner::execute(req, &gpu, &mut bar)?;
+    let outcome = runner::execute(req, &gpu, plan, &mut bar)?;
     if !req.quiet {
         out!("{}", cli_table::runs_table(&outcome.doc));
         out!(
@@ -251,7 +251,9 @@ fn validate(
     repeats: Option<u32>,
     opts: &GpuOptions,
 ) -> Result<()> {
-    let (m, runs, _) = runner::load_plan(path, &PlanOverrides { seed, repeats })?;
+    let runner::Plan {
+        manifest: m, runs, ..
+    } = runner::load_plan(path, &PlanOverrides { seed, repeats })?;
     out!("{}: \"{}\" — {} runs", path.display(), m.name, runs.len());
     if !m.description.is_empty() {
         out!("  {}", m.description);

@@ -51,21 +51,16 @@ impl RunError {
     }
 }
 
-/// A plan checked against the manifest, its files and the adapter's limits.
-pub struct CheckedPlan {
+/// A manifest expanded into runs, each with its schemes resolved (files read).
+pub struct Plan {
     pub manifest: Manifest,
     pub runs: Vec<RunSpec>,
     pub samplers: Vec<Samplers>,
-    /// Total GPU bytes of each run.
-    pub bytes: Vec<u64>,
-    pub base_dir: PathBuf,
 }
 
-/// Parses, expands and resolves a manifest (no GPU needed).
-pub fn load_plan(
-    path: &Path,
-    o: &PlanOverrides,
-) -> Result<(Manifest, Vec<RunSpec>, Vec<Samplers>), RunError> {
+/// Parses, expands and resolves a manifest (no GPU needed). Done once per
+/// command: `execute` takes the result.
+pub fn load_plan(path: &Path, o: &PlanOverrides) -> Result<Plan, RunError> {
     let manifest = Manifest::from_path(path)?;
     let runs = manifest.plan(o)?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -82,7 +77,11 @@ pub fn load_plan(
         })?;
         samplers.push(s);
     }
-    Ok((manifest, runs, samplers))
+    Ok(Plan {
+        manifest,
+        runs,
+        samplers,
+    })
 }
 
 /// Checks every run's tensors against the adapter (no allocation).
@@ -104,28 +103,6 @@ pub fn check_plan(gpu: &Gpu, path: &Path, runs: &[RunSpec]) -> Result<Vec<u64>, 
 /// Opens the GPU for a request.
 pub fn open_gpu(opts: &GpuOptions) -> Result<Arc<Gpu>, RunError> {
     Gpu::new(opts).map_err(|e| RunError::Failed(e.to_string()))
-}
-
-/// Loads and checks everything that can be checked before running.
-pub fn prepare(req: &RunRequest, gpu: &Gpu) -> Result<CheckedPlan, RunError> {
-    let o = PlanOverrides {
-        seed: req.seed,
-        repeats: req.repeats,
-    };
-    let (manifest, runs, samplers) = load_plan(&req.manifest, &o)?;
-    let bytes = check_plan(gpu, &req.manifest, &runs)?;
-    let base_dir = req
-        .manifest
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    Ok(CheckedPlan {
-        manifest,
-        runs,
-        samplers,
-        bytes,
-        base_dir,
-    })
 }
 
 /// The output folder: `--out`, else `results/<name>/`.
@@ -162,13 +139,15 @@ pub struct Outcome {
     pub figures: Vec<crate::report::plots::Figure>,
 }
 
-/// Runs a request end to end.
+/// Runs a loaded plan end to end: sizes are checked against the adapter
+/// and the output folder is tried before any GPU work.
 pub fn execute(
     req: &RunRequest,
     gpu: &Gpu,
+    plan: Plan,
     progress: &mut dyn Progress,
 ) -> Result<Outcome, RunError> {
-    let plan = prepare(req, gpu)?;
+    check_plan(gpu, &req.manifest, &plan.runs)?;
     let dir = out_dir(req, &plan.manifest);
     ensure_writable(&dir).map_err(|e| {
         RunError::Usage(format!(

@@ -5,7 +5,7 @@
 use super::checker::Checker;
 use super::path::JPath;
 use super::safetensors::{TensorInfo, read_header};
-use crate::spec::{Init, RunConfig};
+use crate::spec::{Init, LayerOverride, RunConfig};
 use crate::suggest;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -195,39 +195,39 @@ fn check_auto_gains(c: &mut Checker, cfg: &RunConfig) {
     }
 }
 
-/// The weight init of layer `i` and its path: the last override covering it wins.
-fn weight_slot(cfg: &RunConfig, i: usize) -> (JPath, &Init) {
+/// The init of layer `i` chosen by `pick` (weight or bias) and its path:
+/// the last override covering the layer wins, else the top-level `key`.
+fn slot<'c>(
+    cfg: &'c RunConfig,
+    i: usize,
+    key: &str,
+    pick: impl Fn(&'c LayerOverride) -> Option<&'c Init>,
+    default: &'c Init,
+) -> (JPath, &'c Init) {
     let r = JPath::root();
-    let over = cfg
-        .layers
+    cfg.layers
         .iter()
         .enumerate()
         .rev()
-        .filter(|(_, o)| o.covers(i));
-    over.filter_map(|(k, o)| {
-        o.init
-            .as_ref()
-            .map(|x| (r.key("layers").idx(k).key("init"), x))
-    })
-    .next()
-    .unwrap_or((r.key("init"), &cfg.init))
+        .filter(|(_, o)| o.covers(i))
+        .find_map(|(k, o)| pick(o).map(|x| (r.key("layers").idx(k).key(key), x)))
+        .unwrap_or((r.key(key), default))
 }
 
+/// The weight init of layer `i` and its path.
+fn weight_slot(cfg: &RunConfig, i: usize) -> (JPath, &Init) {
+    slot(cfg, i, "init", |o| o.init.as_ref(), &cfg.init)
+}
+
+/// The bias init of layer `i` and its path.
 fn bias_slot(cfg: &RunConfig, i: usize) -> (JPath, &Init) {
-    let r = JPath::root();
-    let over = cfg
-        .layers
-        .iter()
-        .enumerate()
-        .rev()
-        .filter(|(_, o)| o.covers(i));
-    over.filter_map(|(k, o)| {
-        o.bias_init
-            .as_ref()
-            .map(|x| (r.key("layers").idx(k).key("bias_init"), x))
-    })
-    .next()
-    .unwrap_or((r.key("bias_init"), &cfg.bias_init))
+    slot(
+        cfg,
+        i,
+        "bias_init",
+        |o| o.bias_init.as_ref(),
+        &cfg.bias_init,
+    )
 }
 
 fn check_shapes(c: &mut Checker, cfg: &RunConfig, files: &FileCache) {
