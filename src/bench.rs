@@ -4,14 +4,16 @@
 //! after a warm-up. Kernel timings use GPU timestamp queries where the
 //! adapter has them, else the wall clock around submit + wait.
 
-use crate::gemm::{Gemm, encode_gemm};
-use crate::gpu::fill::{FillMode, Geometry, RawCounter, encode_fill};
+use crate::config::{RunConfig, RunSpec};
+use crate::exec::init::encode as encode_init;
+use crate::exec::{self, Session};
 use crate::gpu::{Gpu, GpuError};
-use crate::init::{self, Draw, Shape};
-use crate::record::AdapterRecord;
+use crate::init::{self, Shape};
+use crate::kernels::gemm::{Gemm, encode_gemm};
+use crate::kernels::philox::{FillMode, Geometry, RawCounter, encode_fill};
+use crate::results::AdapterRecord;
+use crate::rng::Draw;
 use crate::rng::{Role, Stream};
-use crate::spec::{RunConfig, RunSpec};
-use crate::stack::{self, Session};
 use serde::Serialize;
 
 /// Options of a benchmark run.
@@ -162,7 +164,7 @@ fn bench_fills(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result
 
 fn bench_inits(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result<(), GpuError> {
     use crate::activation::Activation;
-    use crate::spec::{Gain, Init};
+    use crate::config::{Gain, Init};
     let n = if o.quick { 512 } else { 2048 };
     let reps = if o.quick { 3 } else { 5 };
     let schemes = [
@@ -199,7 +201,7 @@ fn bench_inits(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result
         let s = init::sampler(scheme, shape, Activation::Tanh, None)
             .map_err(|e| GpuError::Device(e.0))?;
         let t = time_kernel(gpu, reps, &|enc| {
-            init::encode(gpu, enc, &buf, &s, shape, draw)
+            encode_init(gpu, enc, &buf, &s, shape, draw)
         })?;
         let v = (n * n) as f64;
         out.push(summarize(
@@ -215,7 +217,7 @@ fn bench_inits(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result
         let s = init::Sampler::Orthogonal { gain: 1.0 };
         let reps = if m >= 2048 { 1 } else { 3 };
         let t = time_kernel(gpu, reps, &|enc| {
-            init::encode(gpu, enc, &buf, &s, shape, draw)
+            encode_init(gpu, enc, &buf, &s, shape, draw)
         })?;
         let flops = 4.0 / 3.0 * (m as f64).powi(3) * 2.0;
         out.push(summarize(
@@ -289,10 +291,10 @@ fn bench_steps(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result
     for (name, width, depth, batch) in STEPS {
         let depth = if o.quick { depth.min(10) } else { depth };
         let spec = step_spec(width, depth, batch);
-        let samplers = stack::resolve_samplers(&spec, None).map_err(|e| GpuError::Device(e.0))?;
-        let to_gpu = |e: stack::StackError| match e {
-            stack::StackError::Gpu(g) => g,
-            stack::StackError::Config(m) => GpuError::Device(m),
+        let samplers = exec::resolve_samplers(&spec, None).map_err(|e| GpuError::Device(e.0))?;
+        let to_gpu = |e: exec::StackError| match e {
+            exec::StackError::Gpu(g) => g,
+            exec::StackError::Config(m) => GpuError::Device(m),
         };
         let session = Session::new(gpu, &spec, &samplers).map_err(to_gpu)?;
         let reps = if o.quick {
@@ -310,7 +312,7 @@ fn bench_steps(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result
             }
         }
         let flops = 6.0 * batch as f64 * (width * width) as f64 * depth as f64;
-        let bytes: u64 = stack::memory_plan(&spec).iter().map(|t| t.bytes).sum();
+        let bytes: u64 = exec::memory_plan(&spec).iter().map(|t| t.bytes).sum();
         let label = if o.quick && depth != STEPS[1].2 && name.contains("(b)") {
             format!("{name} [quick: depth {depth}]")
         } else {

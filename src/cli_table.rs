@@ -1,7 +1,7 @@
 //! The terminal table printed after a run, in the spirit of the classic
 //! notebooks' printed reports; repeats are folded into mean ± std per arm.
 
-use initscope::record::{ResultsDoc, RunResult};
+use initscope::results::{ResultsDoc, RunResult};
 
 fn sci(v: f64) -> String {
     if v.is_finite() {

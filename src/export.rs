@@ -2,9 +2,9 @@
 //! `safetensors.torch.load_file` reads: `layers.<i>.weight` (out, in),
 //! `layers.<i>.bias` (out) and `input` (batch, input_dim), all f32.
 
-use crate::report::results::write_atomic;
-use crate::spec::RunSpec;
-use crate::stack::Tensors;
+use crate::config::RunSpec;
+use crate::exec::Tensors;
+use crate::io::write_atomic;
 use safetensors::tensor::{Dtype, TensorView};
 use std::collections::HashMap;
 use std::path::Path;

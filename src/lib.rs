@@ -7,20 +7,18 @@
 
 pub mod activation;
 pub mod bench;
+pub mod config;
+pub mod exec;
 pub mod export;
-pub mod gemm;
 pub mod gpu;
 pub mod init;
-pub mod lsuv;
+pub mod io;
+pub mod kernels;
 pub mod manifest;
-pub mod orthogonal;
-pub mod record;
-pub mod reference;
 pub mod report;
+pub mod results;
 pub mod rng;
 pub mod runner;
-pub mod spec;
-pub mod stack;
 pub mod stats;
 pub mod suggest;
 pub mod theory;

@@ -262,11 +262,11 @@ fn validate(
     let limit = gpu.as_ref().map(|g| g.max_binding_bytes());
     let mut bad = Vec::new();
     for r in &runs {
-        let plan = initscope::stack::memory_plan(r);
+        let plan = initscope::exec::memory_plan(r);
         let total: u64 = plan.iter().map(|t| t.bytes).sum();
         let largest = plan.iter().max_by_key(|t| t.bytes);
         let fits = match (&gpu, largest) {
-            (Some(g), Some(_)) => initscope::stack::check_fits(g, r)
+            (Some(g), Some(_)) => initscope::exec::check_fits(g, r)
                 .err()
                 .map(|e| e.to_string()),
             _ => None,
@@ -345,9 +345,9 @@ fn devices(json: bool, opts: &GpuOptions) -> Result<()> {
 }
 
 fn plot(results: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
-    let doc = initscope::report::results::read_results(results).map_err(RunError::Usage)?;
+    let doc = initscope::results::files::read_results(results).map_err(RunError::Usage)?;
     let dir = out.unwrap_or_else(|| results.parent().map(PathBuf::from).unwrap_or_default());
-    initscope::report::results::ensure_writable(&dir)
+    initscope::io::ensure_writable(&dir)
         .map_err(|e| RunError::Usage(format!("{}: {e}", dir.display())))?;
     let figures = initscope::report::render(&doc, &dir)?;
     out!(

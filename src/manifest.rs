@@ -25,7 +25,7 @@ mod tests_errors;
 mod tests_plan;
 mod top;
 
-use crate::spec::RunSpec;
+use crate::config::RunSpec;
 use checker::Checker;
 use expand::{Arm, expand, run_id};
 use path::{JPath, LineMap};

@@ -234,6 +234,13 @@ impl SeedableRng for PhiloxRng {
     }
 }
 
+/// Where a tensor's random numbers come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Draw {
+    pub seed: u64,
+    pub stream: Stream,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,13 +2,14 @@
 //! figures and report. Errors are split by exit code: configuration errors
 //! (nothing was run) and failures while running (finished runs are kept).
 
+use crate::config::{Init, RunSpec};
+use crate::exec::{self, Samplers};
 use crate::gpu::{Gpu, GpuError, GpuOptions};
 use crate::init::{Sampler, Shape};
+use crate::io::{ensure_writable, write_atomic};
 use crate::manifest::{Manifest, ManifestError, PlanOverrides, config_hash};
-use crate::record::{Prediction, ResultsDoc, RunResult, SCHEMA_VERSION, Timing, ToolRecord};
-use crate::report::results::{ensure_writable, read_results, write_atomic, write_results};
-use crate::spec::{Init, RunSpec};
-use crate::stack::{self, Samplers};
+use crate::results::files::{read_results, write_results};
+use crate::results::{Prediction, ResultsDoc, RunResult, SCHEMA_VERSION, Timing, ToolRecord};
 use crate::theory::{LayerInput, predict};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -66,7 +67,7 @@ pub fn load_plan(path: &Path, o: &PlanOverrides) -> Result<Plan, RunError> {
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut samplers = Vec::with_capacity(runs.len());
     for r in &runs {
-        let s = stack::resolve_samplers(r, Some(&base)).map_err(|e| {
+        let s = exec::resolve_samplers(r, Some(&base)).map_err(|e| {
             RunError::Usage(format!(
                 "{}: run {} ({}): {}",
                 path.display(),
@@ -88,7 +89,7 @@ pub fn load_plan(path: &Path, o: &PlanOverrides) -> Result<Plan, RunError> {
 pub fn check_plan(gpu: &Gpu, path: &Path, runs: &[RunSpec]) -> Result<Vec<u64>, RunError> {
     runs.iter()
         .map(|r| {
-            stack::check_fits(gpu, r).map_err(|e| {
+            exec::check_fits(gpu, r).map_err(|e| {
                 RunError::Usage(format!(
                     "{}: run {} ({}): {e}",
                     path.display(),
@@ -230,18 +231,18 @@ fn run_one(
     dir: &Path,
 ) -> Result<RunResult, RunError> {
     let t = Instant::now();
-    let fail = |e: stack::StackError| match e {
-        stack::StackError::Config(m) => {
+    let fail = |e: exec::StackError| match e {
+        exec::StackError::Config(m) => {
             RunError::Usage(format!("run {} ({}): {m}", spec.id, spec.label))
         }
-        stack::StackError::Gpu(g) => RunError::Failed(format!(
+        exec::StackError::Gpu(g) => RunError::Failed(format!(
             "run {} ({}): {}",
             spec.id,
             spec.label,
             gpu_hint(&g)
         )),
     };
-    let session = stack::Session::new(gpu, spec, samplers).map_err(fail)?;
+    let session = exec::Session::new(gpu, spec, samplers).map_err(fail)?;
     let out = session.step(gpu).map_err(fail)?;
     if req.export_weights {
         let tensors = session.tensors(gpu).map_err(|e| fail(e.into()))?;

@@ -25,8 +25,8 @@ mod numerics;
 pub use numerics::{digamma, normal_expectation, trigamma};
 
 use crate::activation::Activation;
-use crate::record::Prediction;
-use crate::spec::Loss;
+use crate::config::Loss;
+use crate::results::Prediction;
 
 /// One layer as the theory sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]

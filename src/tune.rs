@@ -5,9 +5,9 @@
 //! The cache lives in `$INITSCOPE_CACHE_DIR`, else `$XDG_CACHE_HOME/initscope`,
 //! else `~/.cache/initscope`, as `gemm-tune.json`.
 
-use crate::gemm::{Gemm, GemmVariant, encode_gemm_with};
 use crate::gpu::{Gpu, GpuError};
-use crate::report::results::write_atomic;
+use crate::io::write_atomic;
+use crate::kernels::gemm::{Gemm, GemmVariant, encode_gemm_with};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -163,4 +163,17 @@ pub fn tune(gpu: &Gpu, n: usize, reps: usize) -> Result<TuneEntry, GpuError> {
     }
     gpu.set_gemm_variant(variant);
     Ok(entry)
+}
+
+impl Gpu {
+    /// The GEMM kernel used on this adapter: set explicitly, else the tuned
+    /// choice cached for this adapter and driver, else the adapter type's default.
+    pub fn gemm_variant(&self) -> GemmVariant {
+        self.state(|| cached_choice(self).unwrap_or_else(|| GemmVariant::default_for(self)))
+    }
+
+    /// Overrides the GEMM kernel (tests, benchmarks, the tuner).
+    pub fn set_gemm_variant(&self, v: GemmVariant) {
+        self.set_state(v);
+    }
 }

@@ -6,10 +6,10 @@
 mod common;
 
 use common::*;
-use initscope::record::{LayerRecord, RunSummary};
+use initscope::config::RunSpec;
+use initscope::exec::{RunOptions, RunOutput, resolve_samplers, run};
+use initscope::results::{LayerRecord, RunSummary};
 use initscope::runner::theory_of;
-use initscope::spec::RunSpec;
-use initscope::stack::{RunOptions, RunOutput, resolve_samplers, run};
 use initscope::stats::summarize;
 use serde_json::{Value, json};
 

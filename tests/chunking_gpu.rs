@@ -4,10 +4,10 @@
 mod common;
 
 use common::gpu;
+use initscope::config::{RunConfig, RunSpec};
+use initscope::exec::{RunOptions, run};
 use initscope::gpu::{Gpu, GpuOptions};
-use initscope::record::TensorStats;
-use initscope::spec::{RunConfig, RunSpec};
-use initscope::stack::{RunOptions, run};
+use initscope::results::TensorStats;
 
 fn spec() -> RunSpec {
     let cfg = serde_json::json!({
@@ -119,7 +119,7 @@ fn weights_over_the_binding_limit_are_refused_before_allocating() {
         ..Default::default()
     })
     .unwrap();
-    let err = initscope::stack::check_fits(&small, &spec())
+    let err = initscope::exec::check_fits(&small, &spec())
         .unwrap_err()
         .to_string();
     assert!(

@@ -6,7 +6,7 @@
 mod cli_support;
 
 use cli_support::*;
-use initscope::record::ResultsDoc;
+use initscope::results::ResultsDoc;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

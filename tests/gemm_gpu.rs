@@ -4,7 +4,7 @@
 mod common;
 
 use common::gpu;
-use initscope::gemm::{Gemm, GemmVariant, encode_gemm_with};
+use initscope::kernels::gemm::{Gemm, GemmVariant, encode_gemm_with};
 use initscope::tune::{TuneCache, TuneEntry, load, save};
 
 fn host_gemm(g: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>) -> (Vec<f64>, Vec<f64>) {

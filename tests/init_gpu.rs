@@ -3,12 +3,16 @@
 //! reproducibility across runs, geometries and backends.
 
 mod common;
+mod oracle;
 
 use common::*;
 use initscope::activation::{Activation, norm_cdf};
-use initscope::init::{Draw, Sampler, Shape, generate, host_elementwise, sampler};
+use initscope::config::{FanMode, Gain, Init, MixtureComponent};
+use initscope::exec::init::generate;
+use initscope::init::{Sampler, Shape, sampler};
+use initscope::rng::Draw;
 use initscope::rng::{Role, Stream};
-use initscope::spec::{FanMode, Gain, Init, MixtureComponent};
+use oracle::host_fill::host_elementwise;
 
 const FAN_IN: usize = 2048;
 const FAN_OUT: usize = 512; // 1,048,576 elements

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use initscope::activation::norm_cdf;
-use initscope::gpu::fill::{FillMode, Geometry, RawCounter, fill};
+use initscope::kernels::philox::{FillMode, Geometry, RawCounter, fill};
 use initscope::rng::{self, Role, Stream, philox4x32_10};
 
 const KATS: [([u32; 4], [u32; 2], [u32; 4]); 3] = [

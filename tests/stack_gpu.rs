@@ -2,14 +2,15 @@
 //! reference on exactly the same weights and input.
 
 mod common;
+mod oracle;
 
 use common::*;
 use initscope::activation::Activation;
-use initscope::record::TensorStats;
-use initscope::reference::{RefLayer, forward_backward, tensor_stats};
+use initscope::config::{Loss, RunConfig, RunSpec, Target};
+use initscope::exec::{RunOptions, run};
+use initscope::results::TensorStats;
 use initscope::rng::{Role, Stream};
-use initscope::spec::{Loss, RunConfig, RunSpec, Target};
-use initscope::stack::{RunOptions, run};
+use oracle::{RefLayer, forward_backward, tensor_stats};
 
 fn spec(cfg: serde_json::Value, seed: u64) -> RunSpec {
     let config: RunConfig = serde_json::from_value(cfg).unwrap();

@@ -4,12 +4,13 @@
 //! the binding limit, histograms and the activation fractions.
 
 mod common;
+mod oracle;
 
 use common::*;
-use initscope::record::TensorStats;
-use initscope::reference::tensor_stats_f32;
+use initscope::kernels::reduce::{Item, encode_reduce, read_stats};
+use initscope::results::TensorStats;
 use initscope::rng::{Role, Stream, stream_normal};
-use initscope::stats::{Item, encode_reduce, read_stats};
+use oracle::tensor_stats_f32;
 
 /// One tensor to reduce: its values, whether to histogram it and whether it
 /// reports the activation fractions.

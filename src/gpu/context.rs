@@ -2,10 +2,14 @@
 //! device, the queue and the pipeline cache.
 
 use super::GpuError;
-use super::kernels::PipelineCache;
-use crate::record::AdapterRecord;
+use super::pipelines::PipelineCache;
+use crate::results::AdapterRecord;
 use serde::Serialize;
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::sync::Arc;
+
+type StateMap = HashMap<TypeId, Box<dyn Any + Send + Sync>>;
 
 /// A backend the user can ask for with `--backend`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -191,7 +195,8 @@ pub struct Gpu {
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
     pub(crate) pipelines: PipelineCache,
-    gemm: std::sync::Mutex<Option<crate::gemm::GemmVariant>>,
+    /// Per-device state owned by higher layers (e.g. the chosen GEMM kernel).
+    state: std::sync::Mutex<StateMap>,
     scratch: std::sync::Mutex<Option<wgpu::Buffer>>,
     scratch_tex: std::sync::Mutex<[Option<wgpu::Texture>; 2]>,
     pub(crate) pool: super::buffers::BufferPool,
@@ -237,26 +242,33 @@ impl Gpu {
             limits,
             features,
             pipelines: PipelineCache::default(),
-            gemm: Default::default(),
+            state: Default::default(),
             scratch: Default::default(),
             scratch_tex: Default::default(),
             pool: Default::default(),
         }
     }
 
-    /// The GEMM kernel used on this adapter: set explicitly, else the tuned
-    /// choice cached for this adapter and driver, else the adapter type's default.
-    pub fn gemm_variant(&self) -> crate::gemm::GemmVariant {
-        let mut g = self.gemm.lock().unwrap_or_else(|p| p.into_inner());
-        *g.get_or_insert_with(|| {
-            crate::tune::cached_choice(self)
-                .unwrap_or_else(|| crate::gemm::GemmVariant::default_for(self))
-        })
+    /// Per-device state of type `T` kept for higher layers (which kernel
+    /// variant to use, say): created by `init` on first use, then shared.
+    pub fn state<T: Clone + Send + Sync + 'static>(&self, init: impl FnOnce() -> T) -> T {
+        let lock = || self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = lock()
+            .get(&TypeId::of::<T>())
+            .and_then(|v| v.downcast_ref::<T>())
+        {
+            return v.clone();
+        }
+        // `init` runs unlocked: it may itself ask for other state.
+        let v = init();
+        lock().insert(TypeId::of::<T>(), Box::new(v.clone()));
+        v
     }
 
-    /// Overrides the GEMM kernel (tests, benchmarks, the tuner).
-    pub fn set_gemm_variant(&self, v: crate::gemm::GemmVariant) {
-        *self.gemm.lock().unwrap_or_else(|p| p.into_inner()) = Some(v);
+    /// Replaces the per-device state of type `T`.
+    pub fn set_state<T: Send + Sync + 'static>(&self, value: T) {
+        let mut m = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        m.insert(TypeId::of::<T>(), Box::new(value));
     }
 
     /// A view of scratch rgba32float texture `slot` (0 or 1) of at least

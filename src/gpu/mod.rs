@@ -3,11 +3,10 @@
 
 pub mod buffers;
 pub mod context;
-pub mod fill;
-pub mod kernels;
+pub mod pipelines;
 
 pub use context::{AdapterReport, BackendChoice, Gpu, GpuOptions, list_adapters};
-pub use kernels::Shader;
+pub use pipelines::Shader;
 
 /// Everything that can go wrong on the GPU side, each naming what it concerns.
 #[derive(Debug, thiserror::Error)]

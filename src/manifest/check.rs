@@ -8,7 +8,7 @@ use super::init_check::{Role, check_init};
 use super::path::JPath;
 use super::schema::*;
 use crate::activation::Activation;
-use crate::spec::LOSS_NAMES;
+use crate::config::LOSS_NAMES;
 use serde_json::{Map, Value};
 
 /// Largest accepted size of any single dimension.

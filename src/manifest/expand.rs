@@ -6,7 +6,7 @@ use super::checker::Checker;
 use super::path::{JPath, Seg};
 use super::resolved::{FileCache, check_config};
 use super::top::{SweepKey, Top, Variant};
-use crate::spec::RunConfig;
+use crate::config::RunConfig;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::Path;

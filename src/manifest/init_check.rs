@@ -5,7 +5,7 @@ use super::checker::{Checker, got};
 use super::path::JPath;
 use super::schema::INIT_PARAMS;
 use crate::activation::erfc;
-use crate::spec::INIT_SCHEMES;
+use crate::config::INIT_SCHEMES;
 use crate::suggest;
 use serde_json::{Map, Value};
 

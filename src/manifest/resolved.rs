@@ -5,7 +5,7 @@
 use super::checker::Checker;
 use super::path::JPath;
 use super::safetensors::{TensorInfo, read_header};
-use crate::spec::{Init, LayerOverride, RunConfig};
+use crate::config::{Init, LayerOverride, RunConfig};
 use crate::suggest;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -166,7 +166,7 @@ fn resolve_file(c: &mut Checker, init: &mut Init, p: JPath, files: &mut FileCach
 
 /// `"gain": "auto"` takes the layer's activation, which must have a torch gain.
 fn check_auto_gains(c: &mut Checker, cfg: &RunConfig) {
-    use crate::spec::Gain;
+    use crate::config::Gain;
     let depth = cfg.network.layer_fans().len();
     let mut reported = HashSet::new();
     for i in 0..depth {

@@ -163,7 +163,7 @@ fn scheme_tables_agree_with_the_serde_types() {
     use super::init_check::{Role, check_init, needs_matrix, params};
     use super::path::JPath;
     use super::schema::INIT_PARAMS;
-    use crate::spec::{INIT_SCHEMES, Init};
+    use crate::config::{INIT_SCHEMES, Init};
     let sample = |k: &str| -> Value {
         match k {
             "mode" => "fan_in".into(),

@@ -3,7 +3,7 @@
 use super::tests::{patched, temp_dir, write_safetensors};
 use super::{Manifest, PlanOverrides, config_hash};
 use crate::activation::Activation;
-use crate::spec::{Gain, Init, Loss, RunSpec, Target};
+use crate::config::{Gain, Init, Loss, RunSpec, Target};
 use std::path::PathBuf;
 
 const DESIGN_EXAMPLE: &str = r#"{

@@ -1,8 +1,8 @@
 //! The offline HTML report: one self-contained page (inline CSS, no
 //! scripts, no network) that references the figures by relative file name.
 
-use crate::record::{ResultsDoc, RunResult};
 use crate::report::plots::Figure;
+use crate::results::{ResultsDoc, RunResult};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -302,62 +302,6 @@ footer{margin-top:3em;color:var(--muted);font-size:.85rem}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::plots::{render_all, synth};
-
-    /// Relative `src="…"` and `href="…"` targets (fragments and URLs excluded).
-    fn relative_refs(html: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        for attr in ["src=\"", "href=\""] {
-            for (i, _) in html.match_indices(attr) {
-                let rest = &html[i + attr.len()..];
-                let Some(end) = rest.find('"') else { continue };
-                let target = &rest[..end];
-                assert!(
-                    !target.contains("://") && !target.starts_with("//"),
-                    "external reference {target}"
-                );
-                if !target.starts_with('#') {
-                    out.push(target.replace("&amp;", "&"));
-                }
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn the_page_references_only_files_that_exist_and_escapes_text() {
-        let dir = crate::report::plots::tests::out_dir("html");
-        let doc = synth::init_impact();
-        let figs = render_all(&doc, &dir).unwrap();
-        std::fs::write(dir.join("results.json"), serde_json::to_vec(&doc).unwrap()).unwrap();
-        let path = write_report(&doc, &figs, &dir).unwrap();
-        assert_eq!(path, dir.join("report.html"));
-        let html = std::fs::read_to_string(&path).unwrap();
-        let refs = relative_refs(&html);
-        assert!(
-            refs.contains(&"act_std.png".to_string()) && refs.contains(&"results.json".to_string()),
-            "{refs:?}"
-        );
-        for r in &refs {
-            assert!(dir.join(r).is_file(), "report.html references missing {r}");
-        }
-        assert!(
-            !html.contains("href=\"summary.csv\""),
-            "summary.csv is absent, so it must not be linked"
-        );
-        assert!(
-            html.contains("&lt;b&gt;&amp;&lt;/b&gt; &quot;quotes&quot;"),
-            "description not escaped"
-        );
-        assert!(!html.contains("<b>&</b>"));
-        assert!(
-            !html.contains("<script") && !html.contains("<link"),
-            "must be self-contained"
-        );
-        assert!(html.contains("badge ok") || html.contains("badge warn"));
-        assert!(!dir.join(".tmp-report.html").exists());
-        crate::report::plots::tests::done(&dir);
-    }
 
     #[test]
     fn badges_are_coloured_by_severity() {
@@ -366,16 +310,5 @@ mod tests {
         assert!(badges(&["NaN/Inf values".into()]).contains("badge bad"));
         assert!(badges(&["vanishing gradients".into()]).contains("badge warn"));
         assert!(badges(&["<odd>".into()]).contains("&lt;odd&gt;"));
-    }
-
-    #[test]
-    fn pathological_and_empty_documents_give_a_page() {
-        let doc = synth::pathological();
-        let html = render(&doc, &[], &[]);
-        assert!(html.contains("NaN") && html.contains("∞"));
-        let mut empty = doc.clone();
-        empty.runs.clear();
-        empty.manifest = serde_json::json!({});
-        assert!(render(&empty, &[], &[]).contains("No runs were recorded"));
     }
 }

@@ -3,9 +3,8 @@
 
 pub mod html;
 pub mod plots;
-pub mod results;
 
-use crate::record::ResultsDoc;
+use crate::results::ResultsDoc;
 use std::path::Path;
 
 /// Why the report could not be written.

@@ -16,12 +16,8 @@ mod panels;
 mod scale;
 mod style;
 mod sweep;
-#[cfg(test)]
-pub(crate) mod synth;
-#[cfg(test)]
-pub(crate) mod tests;
 
-use crate::record::ResultsDoc;
+use crate::results::ResultsDoc;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -159,7 +155,7 @@ fn render(job: &Job, dir: &Path) -> Result<(), PlotError> {
 }
 
 /// Registers DejaVu Sans (regular and bold) as plotters' "sans-serif", once.
-fn register_fonts() -> Result<(), PlotError> {
+pub(crate) fn register_fonts() -> Result<(), PlotError> {
     static FONTS: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     FONTS
         .get_or_init(|| {

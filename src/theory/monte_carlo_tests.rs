@@ -229,7 +229,7 @@ fn check_against_simulation(
         .collect();
     let avg = |f: &dyn Fn(&Simulated) -> f64| sims.iter().map(f).sum::<f64>() / nets as f64;
     let loss = Loss::Mse {
-        target: crate::spec::Target::Gaussian,
+        target: crate::config::Target::Gaussian,
     };
     let p = predict(input_mean, 1.0, batch, &vec![net; depth], loss).expect("theory applies");
     assert_eq!(p.method, "mean_field");

@@ -311,7 +311,7 @@ pub fn ran_resumed(stdout: &str) -> (usize, usize) {
 }
 
 /// results.json of an output folder, as the library's type.
-pub fn read_doc(dir: &Path) -> initscope::record::ResultsDoc {
+pub fn read_doc(dir: &Path) -> initscope::results::ResultsDoc {
     let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json");
     serde_json::from_str(&text).expect("results.json parses into ResultsDoc")
 }

@@ -54,10 +54,10 @@ pub fn moments(xs: &[f64]) -> (f64, f64) {
     (m, v)
 }
 
-/// A [`initscope::spec::RunSpec`] from a run configuration in JSON (the
+/// A [`initscope::config::RunSpec`] from a run configuration in JSON (the
 /// `config` of one run, as in a manifest without variants or sweeps).
-pub fn run_spec(cfg: serde_json::Value, seed: u64) -> initscope::spec::RunSpec {
-    initscope::spec::RunSpec {
+pub fn run_spec(cfg: serde_json::Value, seed: u64) -> initscope::config::RunSpec {
+    initscope::config::RunSpec {
         id: "r000".into(),
         label: "test".into(),
         group: "test".into(),
@@ -70,7 +70,7 @@ pub fn run_spec(cfg: serde_json::Value, seed: u64) -> initscope::spec::RunSpec {
 }
 
 /// Every f64 field of `s` as raw bits, then every count, for bitwise comparisons.
-pub fn stats_bits(s: &initscope::record::TensorStats) -> Vec<u64> {
+pub fn stats_bits(s: &initscope::results::TensorStats) -> Vec<u64> {
     let mut v = vec![
         s.mean.to_bits(),
         s.std.to_bits(),

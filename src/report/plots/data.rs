@@ -3,7 +3,7 @@
 
 use super::scale::{Axis, fmt_num};
 use super::style::{Dash, Marker, SeriesStyle, viridis};
-use crate::record::{LayerRecord, Prediction, ResultsDoc, RunResult};
+use crate::results::{LayerRecord, Prediction, ResultsDoc, RunResult};
 use serde_json::Value;
 
 /// Picks one number out of a layer record (`None`: not recorded).

@@ -9,7 +9,7 @@ use super::scale::{Axis, fmt_num};
 use super::style::{INK, MUTED, diverging, font, is_light};
 use super::sweep::{LEGEND_W, lines};
 use super::{Area, DrawError};
-use crate::record::RunResult;
+use crate::results::RunResult;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 

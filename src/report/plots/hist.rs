@@ -7,7 +7,7 @@ use super::lines::chart;
 use super::scale::{Axis, fmt_num};
 use super::style::{INK, MUTED, font};
 use super::{Area, DrawError, Job};
-use crate::record::{Histogram, LayerRecord, TensorStats};
+use crate::results::{Histogram, LayerRecord, TensorStats};
 use plotters::prelude::*;
 use plotters::style::RGBColor;
 

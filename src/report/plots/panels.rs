@@ -8,7 +8,7 @@ use super::lines::{Drawn, Panel, draw_panel, fit_y};
 use super::scale::Axis;
 use super::style::SeriesStyle;
 use super::{Area, DrawError, Job};
-use crate::record::RunResult;
+use crate::results::RunResult;
 
 /// The activation × init grid: one panel per activation, one line per init.
 pub(super) fn job<'a>(ctx: &'a Ctx<'a>) -> Option<Job<'a>> {

@@ -130,3 +130,16 @@ pub(super) fn font(size: u32) -> FontDesc<'static> {
 pub(super) fn bold(size: u32) -> FontDesc<'static> {
     ("sans-serif", size as f64, FontStyle::Bold).into_font()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bold_face_is_really_used() {
+        crate::report::plots::register_fonts().unwrap();
+        let n = font(30).box_size("Activation std per layer").unwrap();
+        let b = bold(30).box_size("Activation std per layer").unwrap();
+        assert!(b.0 > n.0, "{n:?} {b:?}");
+    }
+}

@@ -8,7 +8,7 @@ use super::lines::{Drawn, Panel, draw_panel, fit_y};
 use super::scale::Axis;
 use super::style::{Marker, SeriesStyle};
 use super::{Area, DrawError, Job};
-use crate::record::RunResult;
+use crate::results::RunResult;
 
 pub(super) const LEGEND_W: u32 = 360;
 

@@ -5,10 +5,10 @@
 //! reduction, and rescale W by 1/√Var until |Var − 1| < tol or `max_iter`
 //! rescales. Only one statistics record per iteration is read back.
 
+use crate::exec::NetView;
 use crate::gpu::{Gpu, GpuError};
-use crate::record::LsuvRecord;
-use crate::stack::NetView;
-use crate::stats;
+use crate::kernels::reduce as stats;
+use crate::results::LsuvRecord;
 
 fn measure(gpu: &Gpu, net: &NetView<'_>, i: usize) -> Result<f64, GpuError> {
     let mut enc = gpu

@@ -1,5 +1,8 @@
-//! The records written to `results.json`: per-tensor statistics, per-layer
-//! entries, run summaries and the document itself (schema in the README).
+//! The results schema: the records written to `results.json` (per-tensor
+//! statistics, per-layer entries, run summaries and the document itself;
+//! see the README), and reading and writing them (`files`).
+
+pub mod files;
 
 use serde::{Deserialize, Serialize};
 

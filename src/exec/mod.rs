@@ -3,19 +3,23 @@
 //! one command buffer. Only the small statistic records are read back.
 
 mod encode;
-mod net;
+pub mod init;
+pub mod lsuv;
+mod tensors;
 
 use crate::activation::Activation;
+use crate::config::{Init, Loss, RunSpec};
 use crate::gpu::buffers::View;
 use crate::gpu::{Gpu, GpuError, human_bytes};
-use crate::init::{self, InitError, Sampler, Shape};
-use crate::record::{LayerRecord, LsuvRecord, TensorStats};
-use crate::spec::{Init, Loss, RunSpec};
-use crate::stats::{self, Item};
-use encode::{LossParams, encode_backward, encode_forward, encode_init, encode_loss_kernel};
-use net::{Act, Net, alloc};
+use crate::init::{InitError, Sampler, Shape, sampler};
+use crate::kernels::loss::{EPT, LossParams, encode_loss_kernel};
+use crate::kernels::reduce::{self, Item};
+use crate::results::{LayerRecord, LsuvRecord, TensorStats};
+use crate::stats;
+use encode::{encode_backward, encode_forward, encode_init};
 use std::path::Path;
 use std::time::Instant;
+use tensors::{Act, Net, alloc};
 
 /// Why a run could not be done.
 #[derive(Debug, thiserror::Error)]
@@ -211,7 +215,7 @@ impl<'s> Session<'s> {
         let mut lsuv = vec![None; net.layers.len()];
         for (i, l) in net.layers.iter().enumerate() {
             if let Init::Lsuv { tol, max_iter, .. } = &l.spec.init {
-                lsuv[i] = Some(crate::lsuv::run_layer(
+                lsuv[i] = Some(crate::exec::lsuv::run_layer(
                     gpu,
                     &net_view(&net),
                     i,
@@ -244,7 +248,7 @@ impl<'s> Session<'s> {
         encode_backward(gpu, &mut enc, net, self.spec.config.loss)?;
         let (items, kinds) = stat_items(net);
         let o = &self.spec.config.stats;
-        let bufs = stats::encode_reduce(
+        let bufs = reduce::encode_reduce(
             gpu,
             &mut enc,
             &items,
@@ -253,7 +257,7 @@ impl<'s> Session<'s> {
         )?;
         gpu.submit("forward/backward/statistics", enc)?;
         let is_act: Vec<bool> = kinds.iter().map(|k| *k == Kind::Act).collect();
-        let all = stats::read_stats(gpu, &bufs, &is_act)?;
+        let all = reduce::read_stats(gpu, &bufs, &is_act)?;
         let step_ms = t1.elapsed().as_secs_f64() * 1e3;
         let (input, layers) = assemble(net, &kinds, all, self.lsuv.clone());
         let last = layers
@@ -313,7 +317,7 @@ pub fn resolve_samplers(spec: &RunSpec, base_dir: Option<&Path>) -> Result<Sampl
     let mut layers = Vec::new();
     for l in cfg.layer_specs() {
         let ctx = |e: InitError| InitError(format!("layer {}: {}", l.index, e.0));
-        let w = init::sampler(
+        let w = sampler(
             &l.init,
             Shape::weight(l.fan_in, l.fan_out),
             l.activation,
@@ -322,7 +326,7 @@ pub fn resolve_samplers(spec: &RunSpec, base_dir: Option<&Path>) -> Result<Sampl
         .map_err(ctx)?;
         let b = match &l.bias_init {
             Some(bi) => Some(
-                init::sampler(bi, Shape::bias(l.fan_in, l.fan_out), l.activation, base_dir)
+                sampler(bi, Shape::bias(l.fan_in, l.fan_out), l.activation, base_dir)
                     .map_err(ctx)?,
             ),
             None => None,
@@ -335,7 +339,7 @@ pub fn resolve_samplers(spec: &RunSpec, base_dir: Option<&Path>) -> Result<Sampl
         fan_in: cfg.network.input_dim,
         fan_out: cfg.network.input_dim,
     };
-    let input = init::sampler(&cfg.input.dist, shape, Activation::Identity, base_dir)
+    let input = sampler(&cfg.input.dist, shape, Activation::Identity, base_dir)
         .map_err(|e| InitError(format!("input.dist: {}", e.0)))?;
     Ok(Samplers { layers, input })
 }
@@ -505,7 +509,7 @@ impl NetView<'_> {
             "scale_inplace",
             p,
             &[(3, View::from(buf))],
-            (n as u32).div_ceil(encode::EPT),
+            (n as u32).div_ceil(EPT),
         )
     }
 }

@@ -298,6 +298,19 @@ impl Gpu {
         }
     }
 
+    /// Records one dispatch of `n` linear workgroups in a compute pass of its
+    /// own, labelled `label` (the label validation messages name).
+    pub fn dispatch_pass(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        group: &wgpu::BindGroup,
+        n: u32,
+    ) {
+        self.dispatch(&mut compute_pass(enc, label), pipeline, group, n);
+    }
+
     /// Records one dispatch of `n` linear workgroups into `pass`.
     pub fn dispatch(
         &self,
@@ -311,4 +324,12 @@ impl Gpu {
         pass.set_bind_group(0, group, &[]);
         pass.dispatch_workgroups(x, y, 1);
     }
+}
+
+/// Begins a compute pass labelled `label` (without timestamp writes).
+pub fn compute_pass<'e>(enc: &'e mut wgpu::CommandEncoder, label: &str) -> wgpu::ComputePass<'e> {
+    enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+        label: Some(label),
+        timestamp_writes: None,
+    })
 }

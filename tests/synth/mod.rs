@@ -1,13 +1,14 @@
+#![allow(dead_code)]
 //! Synthetic results documents for tests: small deep stacks simulated in
 //! f64 on the CPU, so every statistic is the real thing for its setting.
 
-use crate::activation::Activation;
-use crate::record::*;
+use initscope::activation::Activation;
+use initscope::results::*;
 use serde_json::{Map, Value, json};
 
 /// The weight init of a synthetic run.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Init {
+pub enum Init {
     Normal(f64),
     Xavier,
     Kaiming,
@@ -32,7 +33,7 @@ impl Init {
 
 /// One synthetic run to simulate.
 #[derive(Debug, Clone)]
-pub(crate) struct Net {
+pub struct Net {
     pub depth: usize,
     pub width: usize,
     pub batch: usize,
@@ -76,7 +77,7 @@ impl Rng {
 }
 
 /// Statistics of a tensor, as the GPU reduction defines them.
-pub(crate) fn stats(v: &[f64], act: bool, histogram: bool) -> TensorStats {
+pub fn stats(v: &[f64], act: bool, histogram: bool) -> TensorStats {
     let finite: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
     let n = finite.len() as f64;
     let mean = if n > 0.0 {
@@ -129,7 +130,7 @@ pub(crate) fn stats(v: &[f64], act: bool, histogram: bool) -> TensorStats {
 }
 
 /// Forward and backward of `net` (loss = mean of the output); per-layer records.
-pub(crate) fn simulate(net: &Net) -> Vec<LayerRecord> {
+pub fn simulate(net: &Net) -> Vec<LayerRecord> {
     let mut rng = Rng(net.seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0xA5A5);
     let (b, w) = (net.batch, net.width);
     let mut x: Vec<f64> = (0..b * w).map(|_| rng.normal()).collect();
@@ -239,7 +240,7 @@ fn theory(net: &Net) -> Prediction {
 }
 
 /// The summary the diagnosis stage would write.
-pub(crate) fn summarize(layers: &[LayerRecord]) -> RunSummary {
+pub fn summarize(layers: &[LayerRecord]) -> RunSummary {
     let norms: Vec<f64> = layers.iter().map(|l| l.grad_weight.norm).collect();
     let final_act_std = layers.last().map(|l| l.act.std).unwrap_or(0.0);
     let mean_grad_norm = norms.iter().sum::<f64>() / norms.len().max(1) as f64;
@@ -296,7 +297,7 @@ pub(crate) fn summarize(layers: &[LayerRecord]) -> RunSummary {
 }
 
 /// A run of `net`, labelled.
-pub(crate) fn run(
+pub fn run(
     id: usize,
     label: &str,
     group: &str,
@@ -329,7 +330,7 @@ pub(crate) fn run(
 }
 
 /// A document around `runs`.
-pub(crate) fn doc(name: &str, description: &str, runs: Vec<RunResult>) -> ResultsDoc {
+pub fn doc(name: &str, description: &str, runs: Vec<RunResult>) -> ResultsDoc {
     ResultsDoc {
         schema_version: SCHEMA_VERSION,
         tool: ToolRecord::default(),
@@ -358,7 +359,7 @@ fn arms() -> [(&'static str, Init); 4] {
 }
 
 /// 4 arms × 10 tanh layers, like the "init-impact" experiment.
-pub(crate) fn init_impact() -> ResultsDoc {
+pub fn init_impact() -> ResultsDoc {
     let runs = arms()
         .iter()
         .enumerate()
@@ -381,7 +382,7 @@ pub(crate) fn init_impact() -> ResultsDoc {
 }
 
 /// 50 values of the init std (log-spaced 1e-3 … 10), tanh, depth 10.
-pub(crate) fn sweep_1d() -> ResultsDoc {
+pub fn sweep_1d() -> ResultsDoc {
     let runs = (0..50)
         .map(|i| {
             let std = 10f64.powf(-3.0 + 4.0 * i as f64 / 49.0);
@@ -396,7 +397,7 @@ pub(crate) fn sweep_1d() -> ResultsDoc {
 }
 
 /// depth × width with a fixed std, ReLU: an order/chaos phase diagram.
-pub(crate) fn sweep_2d() -> ResultsDoc {
+pub fn sweep_2d() -> ResultsDoc {
     let mut runs = Vec::new();
     for depth in [2, 4, 8, 16, 24] {
         for width in [16, 32, 64, 128] {
@@ -422,7 +423,7 @@ pub(crate) fn sweep_2d() -> ResultsDoc {
 }
 
 /// The init-impact arms with 3 repeats each.
-pub(crate) fn repeats() -> ResultsDoc {
+pub fn repeats() -> ResultsDoc {
     let mut runs = Vec::new();
     for (label, init) in arms() {
         for r in 0..3u32 {
@@ -445,7 +446,7 @@ pub(crate) fn repeats() -> ResultsDoc {
 }
 
 /// 4 activations × 2 inits (Xavier, He), swept by dotted path.
-pub(crate) fn act_init() -> ResultsDoc {
+pub fn act_init() -> ResultsDoc {
     let mut runs = Vec::new();
     let acts = [
         ("tanh", TANH),
@@ -468,7 +469,7 @@ pub(crate) fn act_init() -> ResultsDoc {
 }
 
 /// init-impact with zeros, NaN and Inf poked into statistics and summaries.
-pub(crate) fn pathological() -> ResultsDoc {
+pub fn pathological() -> ResultsDoc {
     let mut d = init_impact();
     let nan = f64::NAN;
     for l in &mut d.runs[0].layers[6..] {
@@ -501,7 +502,7 @@ pub(crate) fn pathological() -> ResultsDoc {
 }
 
 /// One run only.
-pub(crate) fn single_run() -> ResultsDoc {
+pub fn single_run() -> ResultsDoc {
     let r = run(
         0,
         "Xavier",
@@ -514,7 +515,7 @@ pub(crate) fn single_run() -> ResultsDoc {
 }
 
 /// Arms with one layer each, no histograms.
-pub(crate) fn single_layer() -> ResultsDoc {
+pub fn single_layer() -> ResultsDoc {
     let runs = arms()
         .iter()
         .enumerate()

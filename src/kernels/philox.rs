@@ -1,7 +1,7 @@
 //! Raw Philox fills on the GPU (words, uniforms or normals) — the GPU side of
 //! the RNG contract, used by tests and benchmarks.
 
-use super::{Gpu, GpuError, Shader};
+use crate::gpu::{Gpu, GpuError, Shader};
 use crate::rng::{Stream, key_of};
 
 /// What a fill writes per element.
@@ -99,11 +99,13 @@ pub fn encode_fill(
         &[ubuf.as_entire_binding(), out.as_entire_binding()],
     );
     let per_group = geo.workgroup * geo.blocks_per_thread;
-    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-        label: Some("philox_fill"),
-        timestamp_writes: None,
-    });
-    gpu.dispatch(&mut pass, &pipe, &group, n_blocks.div_ceil(per_group));
+    gpu.dispatch_pass(
+        enc,
+        "philox_fill",
+        &pipe,
+        &group,
+        n_blocks.div_ceil(per_group),
+    );
     Ok(())
 }
 

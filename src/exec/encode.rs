@@ -2,25 +2,16 @@
 //! backward, each over the batch chunks of the network.
 
 use super::Samplers;
-use super::net::{Act, Net};
-use crate::activation::Activation;
-use crate::gemm::{Gemm, encode_gemm};
+use super::tensors::{Act, Net};
+use crate::config::{Loss, RunSpec, Target};
 use crate::gpu::buffers::View;
-use crate::gpu::{Gpu, GpuError, Shader};
-use crate::init::{self, Component, Draw, Fill, Sampler, Shape};
-use crate::rng::{Role, Stream};
-use crate::spec::{Loss, RunSpec, Target};
-
-const WG: u32 = 64;
-/// Elements per invocation of the elementwise kernels (activation.wgsl, loss.wgsl).
-pub(crate) const EPT: u32 = 16;
-
-fn compute_pass<'e>(enc: &'e mut wgpu::CommandEncoder, label: &str) -> wgpu::ComputePass<'e> {
-    enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-        label: Some(label),
-        timestamp_writes: None,
-    })
-}
+use crate::gpu::{Gpu, GpuError};
+use crate::init::{Component, Sampler, Shape};
+use crate::kernels::activation::encode_act;
+use crate::kernels::gemm::{Gemm, encode_gemm};
+use crate::kernels::init::{self as init_kernels, Fill};
+use crate::kernels::loss::{EPT, LossParams, encode_loss_kernel};
+use crate::rng::{Draw, Role, Stream};
 
 /// Fills an activation-shaped tensor (input, target) chunk by chunk; the
 /// values are those of one unchunked fill.
@@ -38,7 +29,7 @@ fn fill_rows(
             first: (r0 * t.cols) as u64,
             draw,
         };
-        init::encode_elementwise_chunk(gpu, enc, t.rows(r0, rows), parts, what)?;
+        init_kernels::encode_elementwise_chunk(gpu, enc, t.rows(r0, rows), parts, what)?;
     }
     Ok(())
 }
@@ -68,7 +59,7 @@ pub(crate) fn encode_init(
     fill_rows(gpu, enc, net, &net.x, parts, draw(0, Role::Input))?;
     for (l, (ws, bs)) in net.layers.iter().zip(&s.layers) {
         let (fi, fo) = (l.spec.fan_in, l.spec.fan_out);
-        init::encode(
+        super::init::encode(
             gpu,
             enc,
             &l.w,
@@ -77,7 +68,7 @@ pub(crate) fn encode_init(
             draw(l.spec.index, Role::Weight),
         )?;
         if let (Some(b), Some(bs)) = (&l.b, bs) {
-            init::encode(
+            super::init::encode(
                 gpu,
                 enc,
                 b,
@@ -109,7 +100,7 @@ fn encode_target(
             // T = X·W_tᵀ with W_t ~ N(0, 1/input_dim): a random linear teacher.
             let wt = gpu.storage("teacher weight", (out * net.input_dim * 4) as u64)?;
             let std = 1.0 / (net.input_dim as f64).sqrt();
-            init::encode_elementwise(
+            init_kernels::encode_elementwise(
                 gpu,
                 enc,
                 &wt,
@@ -132,57 +123,6 @@ fn encode_target(
             Ok(())
         }
     }
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct ActParams {
-    n: u32,
-    op: u32,
-    param: f32,
-    pad: u32,
-}
-
-/// dst = φ(src), or with `grad`: dst = grad ⊙ φ'(src).
-fn encode_act(
-    gpu: &Gpu,
-    enc: &mut wgpu::CommandEncoder,
-    act: Activation,
-    n: usize,
-    src: View<'_>,
-    dst: View<'_>,
-    grad: Option<View<'_>>,
-) -> Result<(), GpuError> {
-    let (op, param) = act.gpu_code();
-    let entry = if grad.is_some() {
-        "act_backward"
-    } else {
-        "act_forward"
-    };
-    let pipe = gpu.pipeline(Shader::Activation, entry, &[("WG", WG as f64)], false)?;
-    let u = gpu.uniform(
-        "activation params",
-        &ActParams {
-            n: n as u32,
-            op,
-            param,
-            pad: 0,
-        },
-    );
-    let mut res = vec![
-        (0, u.as_entire_binding()),
-        (1, src.binding()),
-        (2, dst.binding()),
-    ];
-    res.extend(grad.map(|g| (3, g.binding())));
-    let group = gpu.bind_at(&pipe, entry, &res);
-    gpu.dispatch(
-        &mut compute_pass(enc, entry),
-        &pipe,
-        &group,
-        (n as u32).div_ceil(WG * EPT),
-    );
-    Ok(())
 }
 
 /// Records the forward pass of `layers`, each reading the previous layer's act.
@@ -218,40 +158,6 @@ pub(crate) fn encode_forward(
             )?;
         }
     }
-    Ok(())
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub(crate) struct LossParams {
-    pub n: u32,
-    pub kind: u32,
-    pub rows: u32,
-    pub cols: u32,
-    pub scale: f32,
-    pub total: u32,
-    pub pad: [u32; 2],
-}
-
-pub(crate) fn encode_loss_kernel(
-    gpu: &Gpu,
-    enc: &mut wgpu::CommandEncoder,
-    entry: &str,
-    p: LossParams,
-    bindings: &[(u32, View<'_>)],
-    threads: u32,
-) -> Result<(), GpuError> {
-    let pipe = gpu.pipeline(Shader::Loss, entry, &[("WG", WG as f64)], false)?;
-    let u = gpu.uniform("loss params", &p);
-    let mut res = vec![(0, u.as_entire_binding())];
-    res.extend(bindings.iter().map(|(i, v)| (*i, v.binding())));
-    let group = gpu.bind_at(&pipe, entry, &res);
-    gpu.dispatch(
-        &mut compute_pass(enc, entry),
-        &pipe,
-        &group,
-        threads.div_ceil(WG),
-    );
     Ok(())
 }
 

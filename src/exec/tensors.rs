@@ -6,9 +6,9 @@
 //! Chunks are a multiple of 64 rows, so every chunk starts on a 256-byte
 //! boundary (the strictest binding-offset alignment) and on a Philox block.
 
+use crate::config::{LayerSpec, Loss, RunSpec};
 use crate::gpu::buffers::View;
 use crate::gpu::{Gpu, GpuError};
-use crate::spec::{LayerSpec, Loss, RunSpec};
 
 /// Rows per chunk: the whole batch when it fits one binding.
 pub(crate) fn chunk_rows(binding_bytes: u64, batch: usize, max_cols: usize) -> usize {

@@ -1,9 +1,17 @@
-use super::synth;
-use super::*;
+//! The PNG figures and the HTML report of synthetic results documents
+//! (small stacks simulated in f64): sizes, non-blank content, files
+//! referenced by the page, escaping, and edge cases (NaN, Inf, zeros, empty).
+
+mod synth;
+
+use initscope::report::html::write_report;
+use initscope::report::plots::{Figure, PlotError, render_all};
+use initscope::results::ResultsDoc;
 use std::io::BufReader;
+use std::path::{Path, PathBuf};
 
 /// A fresh, empty folder for one test's output, private to this process.
-pub(crate) fn out_dir(name: &str) -> PathBuf {
+fn out_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("initscope-report-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -12,7 +20,7 @@ pub(crate) fn out_dir(name: &str) -> PathBuf {
 
 /// Removes a test's output folder unless INITSCOPE_KEEP_FIGURES is set
 /// (to look at the figures: they stay in the temp dir, named by test).
-pub(crate) fn done(dir: &Path) {
+fn done(dir: &Path) {
     if std::env::var_os("INITSCOPE_KEEP_FIGURES").is_none() {
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -141,18 +149,6 @@ fn an_unwritable_folder_is_an_error_not_a_panic() {
 }
 
 #[test]
-fn the_bold_face_is_really_used() {
-    register_fonts().unwrap();
-    let n = style::font(30)
-        .box_size("Activation std per layer")
-        .unwrap();
-    let b = style::bold(30)
-        .box_size("Activation std per layer")
-        .unwrap();
-    assert!(b.0 > n.0, "{n:?} {b:?}");
-}
-
-#[test]
 fn a_sweep_with_variants_draws_one_line_per_variant() {
     let mut doc = synth::sweep_1d();
     let mut more = Vec::new();
@@ -202,7 +198,10 @@ fn activation_by_variant_gives_panels() {
         let init = r
             .params
             .remove("init")
-            .map(|v| super::data::show_value(&v))
+            .map(|v| {
+                let scheme = v.get("scheme").unwrap_or(&v);
+                scheme.as_str().unwrap_or_default().to_string()
+            })
             .unwrap_or_default();
         r.variant = Some(if init.starts_with("xavier") {
             "Xavier".into()
@@ -212,4 +211,73 @@ fn activation_by_variant_gives_panels() {
     }
     let figs = render_checked("act_variant", &doc);
     assert!(files(&figs).contains(&"panels.png"));
+}
+
+/// Relative `src="…"` and `href="…"` targets (fragments and URLs excluded).
+fn relative_refs(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        for (i, _) in html.match_indices(attr) {
+            let rest = &html[i + attr.len()..];
+            let Some(end) = rest.find('"') else { continue };
+            let target = &rest[..end];
+            assert!(
+                !target.contains("://") && !target.starts_with("//"),
+                "external reference {target}"
+            );
+            if !target.starts_with('#') {
+                out.push(target.replace("&amp;", "&"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_page_references_only_files_that_exist_and_escapes_text() {
+    let dir = out_dir("html");
+    let doc = synth::init_impact();
+    let figs = render_all(&doc, &dir).unwrap();
+    std::fs::write(dir.join("results.json"), serde_json::to_vec(&doc).unwrap()).unwrap();
+    let path = write_report(&doc, &figs, &dir).unwrap();
+    assert_eq!(path, dir.join("report.html"));
+    let html = std::fs::read_to_string(&path).unwrap();
+    let refs = relative_refs(&html);
+    assert!(
+        refs.contains(&"act_std.png".to_string()) && refs.contains(&"results.json".to_string()),
+        "{refs:?}"
+    );
+    for r in &refs {
+        assert!(dir.join(r).is_file(), "report.html references missing {r}");
+    }
+    assert!(
+        !html.contains("href=\"summary.csv\""),
+        "summary.csv is absent, so it must not be linked"
+    );
+    assert!(
+        html.contains("&lt;b&gt;&amp;&lt;/b&gt; &quot;quotes&quot;"),
+        "description not escaped"
+    );
+    assert!(!html.contains("<b>&</b>"));
+    assert!(
+        !html.contains("<script") && !html.contains("<link"),
+        "must be self-contained"
+    );
+    assert!(html.contains("badge ok") || html.contains("badge warn"));
+    assert!(!dir.join(".tmp-report.html").exists());
+    done(&dir);
+}
+
+#[test]
+fn pathological_and_empty_documents_give_a_page() {
+    let doc = synth::pathological();
+    let dir = out_dir("html_pathological");
+    let html = std::fs::read_to_string(write_report(&doc, &[], &dir).unwrap()).unwrap();
+    assert!(html.contains("NaN") && html.contains("∞"));
+    let mut empty = doc.clone();
+    empty.runs.clear();
+    empty.manifest = serde_json::json!({});
+    let page = std::fs::read_to_string(write_report(&empty, &[], &dir).unwrap()).unwrap();
+    assert!(page.contains("No runs were recorded"));
+    done(&dir);
 }

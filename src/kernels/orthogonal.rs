@@ -14,7 +14,9 @@
 //! their transpose and written transposed, as in torch.
 
 use crate::gpu::{Gpu, GpuError, Shader};
-use crate::init::{Component, Draw, Shape, encode_elementwise};
+use crate::init::{Component, Shape};
+use crate::kernels::init::encode_elementwise;
+use crate::rng::Draw;
 use crate::rng::{Role, Stream};
 
 #[repr(C)]

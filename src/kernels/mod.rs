@@ -1,0 +1,10 @@
+//! One module per shader family under `shaders/`: each owns its `#[repr(C)]`
+//! parameters, its bindings and its encode functions.
+
+pub mod activation;
+pub mod gemm;
+pub mod init;
+pub mod loss;
+pub mod orthogonal;
+pub mod philox;
+pub mod reduce;

@@ -1,0 +1,292 @@
+//! The statistics reduction (`shaders/reduce.wgsl`): per-tensor moments,
+//! extremes, scaled norms, counts and histograms reduced on the GPU, and the
+//! conversion of the small records read back into [`TensorStats`].
+
+use crate::gpu::buffers::View;
+use crate::gpu::{Gpu, GpuError, Shader};
+use crate::results::{Histogram, TensorStats};
+
+/// One record as the GPU writes it (64 bytes; see `Rec` in reduce.wgsl).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct GpuRec {
+    pub n: u32,
+    pub nan: u32,
+    pub inf: u32,
+    pub zero: u32,
+    pub sat: u32,
+    pub pad: [u32; 3],
+    pub mean: f32,
+    pub m2_s: f32,
+    pub m2_q: f32,
+    pub min: f32,
+    pub max: f32,
+    pub nrm_s: f32,
+    pub nrm_q: f32,
+    pub pad2: f32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct RedParams {
+    n: u32,
+    part_offset: u32,
+    n_parts: u32,
+    out_index: u32,
+    sat: f32,
+    bins: u32,
+    hist_offset: u32,
+    pad: u32,
+}
+
+/// Elements per workgroup of the partial reduction (WGR × PT in reduce.wgsl).
+const CHUNK: u32 = 64 * 256;
+/// Bins that fit the workgroup-local histogram.
+const LOCAL_BINS: u32 = 256;
+
+/// A tensor to reduce: its chunks (each a bound range and its element count;
+/// one chunk unless the tensor exceeds the binding limit) and whether to
+/// histogram it.
+pub struct Item<'a> {
+    pub chunks: Vec<(View<'a>, u32)>,
+    pub histogram: bool,
+}
+
+impl<'a> Item<'a> {
+    /// A tensor held whole in `buffer` (its first `n` elements).
+    pub fn whole(buffer: &'a wgpu::Buffer, n: u32, histogram: bool) -> Item<'a> {
+        Item {
+            chunks: vec![(View::elems(buffer, 0, u64::from(n).max(1)), n)],
+            histogram,
+        }
+    }
+
+    fn n(&self) -> u32 {
+        self.chunks.iter().map(|c| c.1).sum()
+    }
+}
+
+/// GPU buffers of one batch of reductions.
+pub struct StatsBuffers {
+    parts: wgpu::Buffer,
+    finals: wgpu::Buffer,
+    hist: wgpu::Buffer,
+    counts: Vec<u32>,
+    hist_offsets: Vec<Option<u32>>,
+    bins: u32,
+}
+
+fn parts_of(n: u32) -> u32 {
+    n.div_ceil(CHUNK).max(1)
+}
+
+struct Pipes {
+    partial: std::sync::Arc<wgpu::ComputePipeline>,
+    fin: std::sync::Arc<wgpu::ComputePipeline>,
+    hist: std::sync::Arc<wgpu::ComputePipeline>,
+}
+
+/// Sizes and records the reduction of `items` into `enc` (one compute pass).
+pub fn encode_reduce(
+    gpu: &Gpu,
+    enc: &mut wgpu::CommandEncoder,
+    items: &[Item<'_>],
+    saturation: f32,
+    bins: u32,
+) -> Result<StatsBuffers, GpuError> {
+    let total_parts: u64 = items
+        .iter()
+        .flat_map(|i| i.chunks.iter())
+        .map(|c| u64::from(parts_of(c.1)))
+        .sum();
+    let mut hist_offsets = Vec::with_capacity(items.len());
+    let mut next_hist = 0u32;
+    for it in items {
+        hist_offsets.push(it.histogram.then(|| {
+            next_hist += bins;
+            next_hist - bins
+        }));
+    }
+    let rec = std::mem::size_of::<GpuRec>() as u64;
+    let bufs = StatsBuffers {
+        parts: gpu.storage("stats partial records", total_parts * rec)?,
+        finals: gpu.storage("stats records", items.len() as u64 * rec)?,
+        hist: gpu.storage("histograms", u64::from(next_hist.max(1)) * 4)?,
+        counts: items.iter().map(Item::n).collect(),
+        hist_offsets,
+        bins,
+    };
+    enc.clear_buffer(&bufs.hist, 0, None);
+    let hist_entry = if bins <= LOCAL_BINS {
+        "histogram"
+    } else {
+        "histogram_wide"
+    };
+    let pipes = Pipes {
+        partial: gpu.pipeline(Shader::Reduce, "reduce_partial", &[], false)?,
+        fin: gpu.pipeline(Shader::Reduce, "reduce_final", &[], false)?,
+        hist: gpu.pipeline(Shader::Reduce, hist_entry, &[], false)?,
+    };
+    let mut dispatches = Vec::new();
+    let mut offset = 0u32;
+    for (idx, it) in items.iter().enumerate() {
+        let base = RedParams {
+            n: 0,
+            part_offset: 0,
+            n_parts: 0,
+            out_index: idx as u32,
+            sat: saturation,
+            bins,
+            hist_offset: bufs.hist_offsets[idx].unwrap_or(0),
+            pad: 0,
+        };
+        offset = record_item(gpu, &pipes, &bufs, it, base, offset, &mut dispatches);
+    }
+    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+        label: Some("statistics"),
+        timestamp_writes: None,
+    });
+    for (pipe, group, n) in &dispatches {
+        gpu.dispatch(&mut pass, pipe, group, *n);
+    }
+    Ok(bufs)
+}
+
+type Dispatch = (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup, u32);
+
+/// Partial passes of every chunk, then one final merge over all of them.
+fn record_item(
+    gpu: &Gpu,
+    p: &Pipes,
+    bufs: &StatsBuffers,
+    it: &Item<'_>,
+    base: RedParams,
+    mut offset: u32,
+    out: &mut Vec<Dispatch>,
+) -> u32 {
+    let first = offset;
+    let shift = it.chunks.first().map(|c| c.0.binding());
+    let mut hist_groups = Vec::new();
+    for (view, n) in &it.chunks {
+        let n_parts = parts_of(*n);
+        let params = RedParams {
+            n: *n,
+            part_offset: offset,
+            n_parts,
+            ..base
+        };
+        offset += n_parts;
+        let u = gpu.uniform("reduce params", &params);
+        let mut res = vec![
+            (0, u.as_entire_binding()),
+            (1, view.binding()),
+            (2, bufs.parts.as_entire_binding()),
+        ];
+        res.extend(shift.clone().map(|s| (5, s)));
+        out.push((
+            p.partial.clone(),
+            gpu.bind_at(&p.partial, "reduce_partial", &res),
+            n_parts,
+        ));
+        if it.histogram {
+            let res = [
+                (0, u.as_entire_binding()),
+                (1, view.binding()),
+                (3, bufs.finals.as_entire_binding()),
+                (4, bufs.hist.as_entire_binding()),
+            ];
+            hist_groups.push((
+                p.hist.clone(),
+                gpu.bind_at(&p.hist, "histogram", &res),
+                n_parts,
+            ));
+        }
+    }
+    let params = RedParams {
+        n: it.n(),
+        part_offset: first,
+        n_parts: offset - first,
+        ..base
+    };
+    let u = gpu.uniform("reduce params", &params);
+    let mut res = vec![
+        (0, u.as_entire_binding()),
+        (2, bufs.parts.as_entire_binding()),
+        (3, bufs.finals.as_entire_binding()),
+    ];
+    res.extend(shift.map(|s| (5, s)));
+    out.push((p.fin.clone(), gpu.bind_at(&p.fin, "reduce_final", &res), 1));
+    out.extend(hist_groups);
+    offset
+}
+
+/// Reads the records of a finished reduction back as [`TensorStats`].
+/// `activation[i]` says whether item i reports zero and saturated fractions.
+pub fn read_stats(
+    gpu: &Gpu,
+    bufs: &StatsBuffers,
+    activation: &[bool],
+) -> Result<Vec<TensorStats>, GpuError> {
+    let recs: Vec<GpuRec> = gpu.read("stats records", &bufs.finals, 0, bufs.counts.len())?;
+    let n_hist = bufs.hist_offsets.iter().flatten().count() * bufs.bins as usize;
+    let hist: Vec<u32> = if n_hist > 0 {
+        gpu.read("histograms", &bufs.hist, 0, n_hist)?
+    } else {
+        Vec::new()
+    };
+    Ok(recs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut s = r.to_stats(
+                u64::from(bufs.counts[i]),
+                activation.get(i).copied().unwrap_or(false),
+            );
+            if let Some(off) = bufs.hist_offsets[i] {
+                let counts = hist[off as usize..(off + bufs.bins) as usize]
+                    .iter()
+                    .map(|c| u64::from(*c))
+                    .collect();
+                s.histogram = Some(Histogram {
+                    lo: s.min,
+                    hi: s.max,
+                    counts,
+                });
+            }
+            s
+        })
+        .collect())
+}
+
+impl GpuRec {
+    /// Converts to the results schema (f64, unbiased std, scaled norm).
+    pub fn to_stats(&self, count: u64, activation: bool) -> TensorStats {
+        let n = f64::from(self.n);
+        let m2 = f64::from(self.m2_s).powi(2) * f64::from(self.m2_q);
+        let std = if self.n > 1 {
+            (m2 / (n - 1.0)).sqrt()
+        } else {
+            0.0
+        };
+        let frac = |k: u32| {
+            if count == 0 {
+                0.0
+            } else {
+                f64::from(k) / count as f64
+            }
+        };
+        TensorStats {
+            count,
+            mean: f64::from(self.mean),
+            std,
+            min: f64::from(self.min),
+            max: f64::from(self.max),
+            norm: f64::from(self.nrm_s) * f64::from(self.nrm_q).sqrt(),
+            nan_count: u64::from(self.nan),
+            inf_count: u64::from(self.inf),
+            zero_fraction: activation.then(|| frac(self.zero)),
+            saturated_fraction: activation.then(|| frac(self.sat)),
+            histogram: None,
+        }
+    }
+}
