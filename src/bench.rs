@@ -11,6 +11,7 @@ use crate::gpu::{Gpu, GpuError};
 use crate::init::{self, Shape};
 use crate::kernels::gemm::{Gemm, encode_gemm};
 use crate::kernels::philox::{FillMode, Geometry, RawCounter, encode_fill};
+use crate::model::build::build;
 use crate::results::AdapterRecord;
 use crate::rng::Draw;
 use crate::rng::{Role, Stream};
@@ -291,12 +292,14 @@ fn bench_steps(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result
     for (name, width, depth, batch) in STEPS {
         let depth = if o.quick { depth.min(10) } else { depth };
         let spec = step_spec(width, depth, batch);
-        let samplers = exec::resolve_samplers(&spec, None).map_err(|e| GpuError::Device(e.0))?;
-        let to_gpu = |e: exec::StackError| match e {
-            exec::StackError::Gpu(g) => g,
-            exec::StackError::Config(m) => GpuError::Device(m),
+        let model = build(&spec, None).map_err(|e| GpuError::Device(e.0))?;
+        let limits = exec::limits(gpu);
+        let bytes = model.check_fits(limits).map_err(GpuError::Device)?;
+        let to_gpu = |e: exec::ExecError| match e {
+            exec::ExecError::Gpu(g) => g,
+            exec::ExecError::Config(m) => GpuError::Device(m),
         };
-        let session = Session::new(gpu, &spec, &samplers).map_err(to_gpu)?;
+        let session = Session::new(gpu, &model, spec.seed, spec.repeat).map_err(to_gpu)?;
         let reps = if o.quick {
             2
         } else if depth >= 50 {
@@ -306,13 +309,12 @@ fn bench_steps(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result
         };
         let mut times = Vec::new();
         for i in 0..=reps {
-            let s = session.step(gpu).map_err(to_gpu)?;
+            let s = session.step().map_err(to_gpu)?;
             if i > 0 {
                 times.push(s.step_ms);
             }
         }
         let flops = 6.0 * batch as f64 * (width * width) as f64 * depth as f64;
-        let bytes: u64 = exec::memory_plan(&spec).iter().map(|t| t.bytes).sum();
         let label = if o.quick && depth != STEPS[1].2 && name.contains("(b)") {
             format!("{name} [quick: depth {depth}]")
         } else {

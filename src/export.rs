@@ -11,18 +11,11 @@ use std::path::Path;
 
 /// Writes the tensors of one run atomically.
 pub fn write_safetensors(path: &Path, spec: &RunSpec, t: &Tensors) -> std::io::Result<()> {
-    let layers = spec.config.layer_specs();
-    let mut owned: Vec<(String, Vec<usize>, &[f32])> = Vec::new();
-    for (l, (w, b)) in layers.iter().zip(&t.layers) {
-        owned.push((
-            format!("layers.{}.weight", l.index),
-            vec![l.fan_out, l.fan_in],
-            w,
-        ));
-        if let Some(b) = b {
-            owned.push((format!("layers.{}.bias", l.index), vec![l.fan_out], b));
-        }
-    }
+    let mut owned: Vec<(String, Vec<usize>, &[f32])> = t
+        .params
+        .iter()
+        .map(|(name, shape, v)| (name.clone(), shape.clone(), v.as_slice()))
+        .collect();
     owned.push((
         "input".into(),
         vec![spec.config.input.batch, spec.config.network.input_dim],

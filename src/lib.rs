@@ -15,6 +15,8 @@ pub mod init;
 pub mod io;
 pub mod kernels;
 pub mod manifest;
+pub mod model;
+pub mod plan;
 pub mod report;
 pub mod results;
 pub mod rng;

@@ -1,14 +1,12 @@
 //! The initscope command line: argument parsing, progress, tables and exit
 //! codes. All the work is in the library.
 
-mod cli_table;
+mod cli;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use initscope::gpu::{self, BackendChoice, GpuOptions};
-use initscope::manifest::PlanOverrides;
-use initscope::runner::{self, Progress, RunError, RunRequest};
-use std::io::{IsTerminal, Write};
+use initscope::gpu::{BackendChoice, GpuOptions};
+use initscope::runner::{RunError, RunRequest};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -22,11 +20,31 @@ struct Cli {
     command: Command,
 }
 
+/// `--backend`: the wgpu backend to use.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BackendArg {
+    Vulkan,
+    Metal,
+    Dx12,
+    Gl,
+}
+
+impl BackendArg {
+    fn choice(self) -> BackendChoice {
+        match self {
+            BackendArg::Vulkan => BackendChoice::Vulkan,
+            BackendArg::Metal => BackendChoice::Metal,
+            BackendArg::Dx12 => BackendChoice::Dx12,
+            BackendArg::Gl => BackendChoice::Gl,
+        }
+    }
+}
+
 #[derive(clap::Args, Clone, Default)]
 struct AdapterArgs {
     /// Backend to use (default: all, or WGPU_BACKEND).
     #[arg(long, value_enum)]
-    backend: Option<BackendChoice>,
+    backend: Option<BackendArg>,
     /// Substring of the adapter name (default: WGPU_ADAPTER_NAME).
     #[arg(long)]
     adapter: Option<String>,
@@ -41,7 +59,7 @@ struct AdapterArgs {
 impl AdapterArgs {
     fn options(&self) -> GpuOptions {
         GpuOptions {
-            backend: self.backend,
+            backend: self.backend.map(BackendArg::choice),
             adapter: self.adapter.clone(),
             fallback: self.fallback,
             max_binding_bytes: self.max_binding_mib.map(|m| m << 20),
@@ -115,13 +133,6 @@ enum Command {
     },
 }
 
-/// Prints a line to stdout; a closed pipe (`| head`) is not an error.
-macro_rules! out {
-    ($($t:tt)*) => {{
-        let _ = writeln!(std::io::stdout().lock(), $($t)*);
-    }};
-}
-
 fn main() {
     let cli = Cli::parse();
     let code = match dispatch(cli) {
@@ -157,264 +168,21 @@ fn dispatch(cli: Cli) -> Result<()> {
                 quiet,
                 gpu: adapter.options(),
             };
-            run(&req)
+            cli::commands::run(&req)
         }
         Command::Validate {
             manifest,
             seed,
             repeats,
             adapter,
-        } => validate(&manifest, seed, repeats, &adapter.options()),
-        Command::Devices { json, adapter } => devices(json, &adapter.options()),
-        Command::Plot { results, out } => plot(&results, out),
+        } => cli::commands::validate(&manifest, seed, repeats, &adapter.options()),
+        Command::Devices { json, adapter } => cli::commands::devices(json, &adapter.options()),
+        Command::Plot { results, out } => cli::commands::plot(&results, out),
         Command::Bench {
             json,
             quick,
             tune,
             adapter,
-        } => bench(json, quick, tune, &adapter.options()),
+        } => cli::commands::bench(json, quick, tune, &adapter.options()),
     }
-}
-
-/// A progress bar over runs, hidden when stdout is not a terminal, with
-/// `--quiet`, or without colour when NO_COLOR is set.
-struct Bar(Option<indicatif::ProgressBar>);
-
-impl Bar {
-    fn new(quiet: bool) -> Bar {
-        let show = !quiet && std::io::stdout().is_terminal();
-        Bar(show.then(indicatif::ProgressBar::hidden))
-    }
-}
-
-impl Progress for Bar {
-    fn start(&mut self, total: usize) {
-        if let Some(b) = &self.0 {
-            let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            let tpl = if color {
-                "{spinner:.cyan} [{bar:30.cyan/blue}] {pos}/{len} {elapsed_precise} {msg}"
-            } else {
-                "{spinner} [{bar:30}] {pos}/{len} {elapsed_precise} {msg}"
-            };
-            b.set_length(total as u64);
-            if let Ok(style) = indicatif::ProgressStyle::with_template(tpl) {
-                b.set_style(style.progress_chars("=> "));
-            }
-            b.set_draw_target(indicatif::ProgressDrawTarget::stdout());
-        }
-    }
-    fn run_started(&mut self, _: usize, label: &str) {
-        if let Some(b) = &self.0 {
-            b.set_message(label.to_string());
-        }
-    }
-    fn run_finished(&mut self, _: usize, _: bool) {
-        if let Some(b) = &self.0 {
-            b.inc(1);
-        }
-    }
-    fn finish(&mut self) {
-        if let Some(b) = &self.0 {
-            b.finish_and_clear();
-        }
-    }
-}
-
-fn run(req: &RunRequest) -> Result<()> {
-    // Manifest errors are reported before the GPU is even opened.
-    let o = PlanOverrides {
-        seed: req.seed,
-        repeats: req.repeats,
-    };
-    let plan = runner::load_plan(&req.manifest, &o)?;
-    let gpu = runner::open_gpu(&req.gpu)?;
-    let mut bar = Bar::new(req.quiet);
-    let outcome = runner::execute(req, &gpu, plan, &mut bar)?;
-    if !req.quiet {
-        out!("{}", cli_table::runs_table(&outcome.doc));
-        out!(
-            "{} runs ({} run, {} resumed) on {} ({}). Results: {}",
-            outcome.doc.runs.len(),
-            outcome.ran,
-            outcome.skipped,
-            outcome.doc.adapter.name,
-            outcome.doc.adapter.backend,
-            outcome.dir.join("report.html").display()
-        );
-    }
-    Ok(())
-}
-
-fn validate(
-    path: &std::path::Path,
-    seed: Option<u64>,
-    repeats: Option<u32>,
-    opts: &GpuOptions,
-) -> Result<()> {
-    let runner::Plan {
-        manifest: m, runs, ..
-    } = runner::load_plan(path, &PlanOverrides { seed, repeats })?;
-    out!("{}: \"{}\" — {} runs", path.display(), m.name, runs.len());
-    if !m.description.is_empty() {
-        out!("  {}", m.description);
-    }
-    let gpu = runner::open_gpu(opts).ok();
-    let limit = gpu.as_ref().map(|g| g.max_binding_bytes());
-    let mut bad = Vec::new();
-    for r in &runs {
-        let plan = initscope::exec::memory_plan(r);
-        let total: u64 = plan.iter().map(|t| t.bytes).sum();
-        let largest = plan.iter().max_by_key(|t| t.bytes);
-        let fits = match (&gpu, largest) {
-            (Some(g), Some(_)) => initscope::exec::check_fits(g, r)
-                .err()
-                .map(|e| e.to_string()),
-            _ => None,
-        };
-        let mark = if fits.is_some() { "✗" } else { "✓" };
-        out!(
-            "  {mark} {} {:<40} {:>10} (largest: {} {})",
-            r.id,
-            r.label,
-            gpu::human_bytes(total),
-            largest.map_or("-", |t| t.name.as_str()),
-            largest.map_or(String::new(), |t| gpu::human_bytes(t.bytes))
-        );
-        if let Some(e) = fits {
-            bad.push(format!("{} ({}): {e}", r.id, r.label));
-        }
-    }
-    match (&gpu, limit) {
-        (Some(g), Some(l)) => out!(
-            "Adapter: {} — largest binding {}",
-            g.info.name,
-            gpu::human_bytes(l)
-        ),
-        _ => out!("No adapter found: sizes were not checked against limits."),
-    }
-    if !bad.is_empty() {
-        return Err(RunError::Usage(format!(
-            "{} run(s) cannot fit this adapter:\n  {}",
-            bad.len(),
-            bad.join("\n  ")
-        ))
-        .into());
-    }
-    Ok(())
-}
-
-fn devices(json: bool, opts: &GpuOptions) -> Result<()> {
-    let list = gpu::list_adapters(opts);
-    if json {
-        out!("{}", serde_json::to_string_pretty(&list)?);
-        return Ok(());
-    }
-    if list.is_empty() {
-        anyhow::bail!(gpu::GpuError::NoAdapter {
-            wanted: "any backend".into(),
-            seen: vec![]
-        });
-    }
-    for a in &list {
-        out!(
-            "{} ({}, {}) driver: {} {}",
-            a.name,
-            a.backend,
-            a.device_type,
-            a.driver,
-            a.driver_info
-        );
-        out!(
-            "  storage binding {}, buffer {}, workgroup x ≤ {}, invocations ≤ {}, workgroups/dim ≤ {}",
-            gpu::human_bytes(a.max_storage_buffer_binding_size),
-            gpu::human_bytes(a.max_buffer_size),
-            a.max_compute_workgroup_size_x,
-            a.max_compute_invocations_per_workgroup,
-            a.max_compute_workgroups_per_dimension
-        );
-        out!(
-            "  features: {}",
-            if a.features.is_empty() {
-                "none".into()
-            } else {
-                a.features.join(", ")
-            }
-        );
-    }
-    Ok(())
-}
-
-fn plot(results: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
-    let doc = initscope::results::files::read_results(results).map_err(RunError::Usage)?;
-    let dir = out.unwrap_or_else(|| results.parent().map(PathBuf::from).unwrap_or_default());
-    initscope::io::ensure_writable(&dir)
-        .map_err(|e| RunError::Usage(format!("{}: {e}", dir.display())))?;
-    let figures = initscope::report::render(&doc, &dir)?;
-    out!(
-        "{} figures and report.html written to {}",
-        figures.len(),
-        dir.display()
-    );
-    Ok(())
-}
-
-fn bench(json: Option<PathBuf>, quick: bool, tune: bool, opts: &GpuOptions) -> Result<()> {
-    let gpu = runner::open_gpu(opts)?;
-    let to_stdout = json.as_deref() == Some(std::path::Path::new("-"));
-    let say = |s: String| {
-        if to_stdout {
-            eprintln!("{s}");
-        } else {
-            out!("{s}");
-        }
-    };
-    say(format!(
-        "Adapter: {} ({:?}, {:?})",
-        gpu.info.name, gpu.info.backend, gpu.info.device_type
-    ));
-    if tune {
-        let size = if quick { 512 } else { 1024 };
-        let entry = initscope::tune::tune(&gpu, size, if quick { 2 } else { 5 })?;
-        for (name, gflops) in &entry.candidates {
-            say(format!(
-                "  tune {name:<24} {gflops:>8.1} GFLOP/s at {size}³"
-            ));
-        }
-        say(format!(
-            "  chosen: {} (cached for this adapter and driver)",
-            entry.variant.describe()
-        ));
-    }
-    say(format!("GEMM kernel: {}", gpu.gemm_variant().describe()));
-    say(format!(
-        "{:<44} {:>10} {:>10} {:>10}  throughput",
-        "benchmark", "median ms", "min ms", "max ms"
-    ));
-    let report = initscope::bench::run(&gpu, initscope::bench::BenchOptions { quick }, &mut |m| {
-        let tp: Vec<String> = m
-            .throughput
-            .iter()
-            .map(|(v, u)| format!("{v:.2} {u}"))
-            .collect();
-        say(format!(
-            "{:<44} {:>10.3} {:>10.3} {:>10.3}  {}",
-            m.name,
-            m.median_ms,
-            m.min_ms,
-            m.max_ms,
-            tp.join(", ")
-        ));
-    })?;
-    if let Some(rss) = report.peak_rss_bytes {
-        say(format!("peak process RSS: {}", gpu::human_bytes(rss)));
-    }
-    if let Some(path) = json {
-        let text = serde_json::to_string_pretty(&report)?;
-        if to_stdout {
-            out!("{text}");
-        } else {
-            runner::write_file(&path, text.as_bytes())?;
-        }
-    }
-    Ok(())
 }

@@ -2,15 +2,15 @@
 //! figures and report. Errors are split by exit code: configuration errors
 //! (nothing was run) and failures while running (finished runs are kept).
 
-use crate::config::{Init, RunSpec};
-use crate::exec::{self, Samplers};
+use crate::config::Diagnosis;
+use crate::exec::{self, ExecError, RunOutput};
 use crate::gpu::{Gpu, GpuError, GpuOptions};
-use crate::init::{Sampler, Shape};
 use crate::io::{ensure_writable, write_atomic};
-use crate::manifest::{Manifest, ManifestError, PlanOverrides, config_hash};
+use crate::manifest::{Manifest, ManifestError, PlanOverrides};
+use crate::model::Model;
+use crate::plan::{Plan, PlanError, PlannedRun};
 use crate::results::files::{read_results, write_results};
-use crate::results::{Prediction, ResultsDoc, RunResult, SCHEMA_VERSION, Timing, ToolRecord};
-use crate::theory::{LayerInput, predict};
+use crate::results::{ResultsDoc, RunResult, RunSummary, SCHEMA_VERSION, Timing, ToolRecord};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -52,58 +52,26 @@ impl RunError {
     }
 }
 
-/// A manifest expanded into runs, each with its schemes resolved (files read).
-pub struct Plan {
-    pub manifest: Manifest,
-    pub runs: Vec<RunSpec>,
-    pub samplers: Vec<Samplers>,
+impl From<PlanError> for RunError {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::Manifest(m) => RunError::Manifest(m),
+            PlanError::Run(m) => RunError::Usage(m),
+        }
+    }
 }
 
 /// Parses, expands and resolves a manifest (no GPU needed). Done once per
 /// command: `execute` takes the result.
 pub fn load_plan(path: &Path, o: &PlanOverrides) -> Result<Plan, RunError> {
-    let manifest = Manifest::from_path(path)?;
-    let runs = manifest.plan(o)?;
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut samplers = Vec::with_capacity(runs.len());
-    for r in &runs {
-        let s = exec::resolve_samplers(r, Some(&base)).map_err(|e| {
-            RunError::Usage(format!(
-                "{}: run {} ({}): {}",
-                path.display(),
-                r.id,
-                r.label,
-                e.0
-            ))
-        })?;
-        samplers.push(s);
-    }
-    Ok(Plan {
-        manifest,
-        runs,
-        samplers,
-    })
+    Ok(Plan::load(path, o)?)
 }
 
-/// Checks every run's tensors against the adapter (no allocation).
-pub fn check_plan(gpu: &Gpu, path: &Path, runs: &[RunSpec]) -> Result<Vec<u64>, RunError> {
-    runs.iter()
-        .map(|r| {
-            exec::check_fits(gpu, r).map_err(|e| {
-                RunError::Usage(format!(
-                    "{}: run {} ({}): {e}",
-                    path.display(),
-                    r.id,
-                    r.label
-                ))
-            })
-        })
-        .collect()
-}
-
-/// Opens the GPU for a request.
+/// Opens the GPU for a request, with the GEMM kernel the tuner cached for it.
 pub fn open_gpu(opts: &GpuOptions) -> Result<Arc<Gpu>, RunError> {
-    Gpu::new(opts).map_err(|e| RunError::Failed(e.to_string()))
+    let gpu = Gpu::new(opts).map_err(|e| RunError::Failed(e.to_string()))?;
+    crate::tune::apply_cached(&gpu);
+    Ok(gpu)
 }
 
 /// The output folder: `--out`, else `results/<name>/`.
@@ -148,7 +116,7 @@ pub fn execute(
     plan: Plan,
     progress: &mut dyn Progress,
 ) -> Result<Outcome, RunError> {
-    check_plan(gpu, &req.manifest, &plan.runs)?;
+    plan.check_fits(exec::limits(gpu))?;
     let dir = out_dir(req, &plan.manifest);
     ensure_writable(&dir).map_err(|e| {
         RunError::Usage(format!(
@@ -174,10 +142,10 @@ pub fn execute(
     };
     let (mut ran, mut skipped) = (0, 0);
     progress.start(plan.runs.len());
-    for (i, spec) in plan.runs.iter().enumerate() {
+    for (i, run) in plan.runs.iter().enumerate() {
+        let (spec, hash) = (&run.spec, &run.hash);
         progress.run_started(i, &spec.label);
-        let hash = config_hash(spec);
-        if let Some(r) = previous.get(&hash) {
+        if let Some(r) = previous.get(hash) {
             // The measurements are the finished run's; the identity (label,
             // arm, swept values) is the current plan's.
             doc.runs.push(RunResult {
@@ -190,13 +158,13 @@ pub fn execute(
             });
             skipped += 1;
         } else {
-            let r = run_one(gpu, spec, &plan.samplers[i], &hash, req, &dir)?;
+            let r = run_one(gpu, run, req, &dir)?;
             doc.runs.push(r);
             ran += 1;
         }
         write_results(&dir, &doc)
             .map_err(|e| RunError::Failed(format!("writing results to {}: {e}", dir.display())))?;
-        progress.run_finished(i, previous.contains_key(&hash));
+        progress.run_finished(i, previous.contains_key(hash));
     }
     progress.finish();
     let figures = crate::report::render(&doc, &dir).map_err(|e| RunError::Failed(e.to_string()))?;
@@ -224,40 +192,27 @@ fn resume_map(resume: bool, dir: &Path) -> Result<HashMap<String, RunResult>, Ru
 
 fn run_one(
     gpu: &Gpu,
-    spec: &RunSpec,
-    samplers: &Samplers,
-    hash: &str,
+    run: &PlannedRun,
     req: &RunRequest,
     dir: &Path,
 ) -> Result<RunResult, RunError> {
+    let (spec, model) = (&run.spec, &run.model);
     let t = Instant::now();
-    let fail = |e: exec::StackError| match e {
-        exec::StackError::Config(m) => {
-            RunError::Usage(format!("run {} ({}): {m}", spec.id, spec.label))
-        }
-        exec::StackError::Gpu(g) => RunError::Failed(format!(
+    let fail = |e: ExecError| match e {
+        ExecError::Config(m) => RunError::Usage(format!("run {} ({}): {m}", spec.id, spec.label)),
+        ExecError::Gpu(g) => RunError::Failed(format!(
             "run {} ({}): {}",
             spec.id,
             spec.label,
             gpu_hint(&g)
         )),
     };
-    let session = exec::Session::new(gpu, spec, samplers).map_err(fail)?;
-    let out = session.step(gpu).map_err(fail)?;
-    if req.export_weights {
-        let tensors = session.tensors(gpu).map_err(|e| fail(e.into()))?;
+    let out = exec::run_model(gpu, model, spec, req.export_weights).map_err(fail)?;
+    if let Some(tensors) = &out.tensors {
         let path = dir.join("weights").join(format!("{}.safetensors", spec.id));
-        crate::export::write_safetensors(&path, spec, &tensors)
+        crate::export::write_safetensors(&path, spec, tensors)
             .map_err(|e| RunError::Failed(format!("writing {}: {e}", path.display())))?;
     }
-    let d = &spec.config.stats.diagnosis;
-    let saturating: Vec<bool> = spec
-        .config
-        .layer_specs()
-        .iter()
-        .map(|l| l.activation.saturates())
-        .collect();
-    let summary = crate::stats::summarize(&out.layers, &out.input, out.loss, d, &saturating);
     Ok(RunResult {
         id: spec.id.clone(),
         label: spec.label.clone(),
@@ -266,17 +221,27 @@ fn run_one(
         params: spec.params.clone(),
         seed: spec.seed,
         repeat: spec.repeat,
-        config_hash: hash.to_string(),
+        config_hash: run.hash.clone(),
         config: serde_json::to_value(&spec.config).unwrap_or_default(),
-        layers: out.layers,
-        summary,
-        theory: theory_of(spec, samplers),
+        summary: summary_of(model, &spec.config.stats.diagnosis, &out),
+        theory: crate::theory::of_model(model),
         timing_ms: Timing {
-            init_ms: session.init_ms,
+            init_ms: out.init_ms,
             step_ms: out.step_ms,
             total_ms: t.elapsed().as_secs_f64() * 1e3,
         },
+        layers: out.layers,
     })
+}
+
+/// The summary and diagnosis of a finished run.
+pub fn summary_of(model: &Model, d: &Diagnosis, out: &RunOutput) -> RunSummary {
+    let saturating: Vec<bool> = model
+        .layers
+        .iter()
+        .map(|l| l.activation.saturates())
+        .collect();
+    crate::stats::summarize(&out.layers, &out.input, out.loss, d, &saturating)
 }
 
 fn gpu_hint(e: &GpuError) -> String {
@@ -284,49 +249,6 @@ fn gpu_hint(e: &GpuError) -> String {
         GpuError::OutOfMemory { .. } => format!("{e} (reduce input.batch or the widths)"),
         other => other.to_string(),
     }
-}
-
-/// Closed-form predictions where a theory applies: none for mixtures,
-/// weights from files or LSUV (no number is invented).
-pub fn theory_of(spec: &RunSpec, samplers: &Samplers) -> Option<Prediction> {
-    let layers = spec.config.layer_specs();
-    let mut inputs = Vec::with_capacity(layers.len());
-    for (l, (w, b)) in layers.iter().zip(&samplers.layers) {
-        if matches!(
-            l.init,
-            Init::Mixture { .. } | Init::FromFile { .. } | Init::Lsuv { .. }
-        ) {
-            return None;
-        }
-        let shape = Shape::weight(l.fan_in, l.fan_out);
-        let (wm, wv) = w.moments(shape)?;
-        let (bm, bv) = match b {
-            Some(Sampler::Elementwise(_)) | Some(Sampler::Sparse { .. }) => {
-                b.as_ref()?.moments(Shape::bias(l.fan_in, l.fan_out))?
-            }
-            Some(_) => return None,
-            None => (0.0, 0.0),
-        };
-        inputs.push(LayerInput {
-            fan_in: l.fan_in,
-            fan_out: l.fan_out,
-            activation: l.activation,
-            weight_var: wv,
-            weight_mean: wm,
-            bias_var: bv,
-            bias_mean: bm,
-            orthogonal: matches!(w, Sampler::Orthogonal { .. }),
-            gaussian: w.is_gaussian(),
-        });
-    }
-    let in_shape = Shape {
-        rows: spec.config.input.batch,
-        cols: spec.config.network.input_dim,
-        fan_in: 1,
-        fan_out: 1,
-    };
-    let (im, iv) = samplers.input.moments(in_shape)?;
-    predict(im, iv, spec.config.input.batch, &inputs, spec.config.loss)
 }
 
 /// Overwrites one file atomically (re-exported for the CLI's other writers).

@@ -1,23 +1,8 @@
 //! The per-run summary and its diagnosis, from the statistics records read
 //! back from the GPU.
 
-use crate::config::{Diagnosis, Loss};
+use crate::config::Diagnosis;
 use crate::results::{LayerRecord, RunSummary, TensorStats};
-
-/// The loss value from the statistics of the output and of its gradient.
-pub fn loss_value(loss: Loss, out: &TensorStats, grad_out: &TensorStats) -> f64 {
-    let n = out.count as f64;
-    if out.nan_count + out.inf_count > 0 {
-        return f64::NAN;
-    }
-    match loss {
-        Loss::Mean => out.mean,
-        Loss::Sum => out.mean * n,
-        Loss::MeanSquare => out.norm * out.norm / n,
-        // dL/dy = 2(y − t)/N, so Σ(y − t)²/N = N·‖dL/dy‖²/4.
-        Loss::Mse { .. } => n * grad_out.norm * grad_out.norm / 4.0,
-    }
-}
 
 /// Summary and diagnosis of one run.
 pub fn summarize(

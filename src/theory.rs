@@ -21,8 +21,10 @@
 //! relu stack with means varies by ~15% between draws).
 
 mod numerics;
+mod of_model;
 
 pub use numerics::{digamma, normal_expectation, trigamma};
+pub use of_model::of_model;
 
 use crate::activation::Activation;
 use crate::config::Loss;

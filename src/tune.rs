@@ -165,15 +165,10 @@ pub fn tune(gpu: &Gpu, n: usize, reps: usize) -> Result<TuneEntry, GpuError> {
     Ok(entry)
 }
 
-impl Gpu {
-    /// The GEMM kernel used on this adapter: set explicitly, else the tuned
-    /// choice cached for this adapter and driver, else the adapter type's default.
-    pub fn gemm_variant(&self) -> GemmVariant {
-        self.state(|| cached_choice(self).unwrap_or_else(|| GemmVariant::default_for(self)))
-    }
-
-    /// Overrides the GEMM kernel (tests, benchmarks, the tuner).
-    pub fn set_gemm_variant(&self, v: GemmVariant) {
-        self.set_state(v);
+/// Makes the choice cached for this adapter and driver (if any) the GEMM
+/// kernel of `gpu`; commands call this once after opening the device.
+pub fn apply_cached(gpu: &Gpu) {
+    if let Some(v) = cached_choice(gpu) {
+        gpu.set_gemm_variant(v);
     }
 }

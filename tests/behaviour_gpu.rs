@@ -7,10 +7,11 @@ mod common;
 
 use common::*;
 use initscope::config::RunSpec;
-use initscope::exec::{RunOptions, RunOutput, resolve_samplers, run};
+use initscope::exec::{RunOptions, RunOutput, run};
+use initscope::model::build::build;
 use initscope::results::{LayerRecord, RunSummary};
-use initscope::runner::theory_of;
-use initscope::stats::summarize;
+use initscope::runner::summary_of;
+use initscope::theory::of_model;
 use serde_json::{Value, json};
 
 /// `depth` layers of `width` (input_dim = width) with `act`, a final identity,
@@ -30,21 +31,10 @@ fn go(spec: &RunSpec) -> RunOutput {
     run(&gpu(), spec, &RunOptions::default()).unwrap()
 }
 
-/// The run's summary, as the runner computes it.
+/// The run's summary, through the runner's own code.
 fn summary(spec: &RunSpec, out: &RunOutput) -> RunSummary {
-    let saturating: Vec<bool> = spec
-        .config
-        .layer_specs()
-        .iter()
-        .map(|l| l.activation.saturates())
-        .collect();
-    summarize(
-        &out.layers,
-        &out.input,
-        out.loss,
-        &spec.config.stats.diagnosis,
-        &saturating,
-    )
+    let model = build(spec, None).unwrap();
+    summary_of(&model, &spec.config.stats.diagnosis, out)
 }
 
 fn act_stds(layers: &[LayerRecord]) -> Vec<f64> {
@@ -200,8 +190,7 @@ fn tanh_xavier_matches_mean_field_theory() {
         stack(512, 10, "tanh", 64, json!({"scheme": "xavier_uniform"})),
         3,
     );
-    let samplers = resolve_samplers(&spec, None).unwrap();
-    let theory = theory_of(&spec, &samplers).expect("a prediction for xavier/tanh");
+    let theory = of_model(&build(&spec, None).unwrap()).expect("a prediction for xavier/tanh");
     let out = go(&spec);
     let stds = act_stds(&out.layers);
     eprintln!(

@@ -86,7 +86,7 @@ fn chunked_run_equals_whole_run() {
         tw.input, tc.input,
         "the input is drawn per element: chunking cannot change it"
     );
-    assert_eq!(tw.layers, tc.layers, "weights and biases are not chunked");
+    assert_eq!(tw.params, tc.params, "weights and biases are not chunked");
     assert!(
         (whole.loss - chunked.loss).abs() <= 1e-5 * whole.loss.abs(),
         "loss {} vs {}",
@@ -119,9 +119,10 @@ fn weights_over_the_binding_limit_are_refused_before_allocating() {
         ..Default::default()
     })
     .unwrap();
-    let err = initscope::exec::check_fits(&small, &spec())
-        .unwrap_err()
-        .to_string();
+    let model = initscope::model::build::build(&spec(), None).unwrap();
+    let err = model
+        .check_fits(initscope::exec::limits(&small))
+        .unwrap_err();
     assert!(
         err.contains("w[1]") && err.contains("max_storage_buffer_binding_size"),
         "{err}"

@@ -139,15 +139,17 @@ fn check_against_reference(s: &RunSpec) {
         .config
         .layer_specs()
         .iter()
-        .zip(&t.layers)
-        .map(|(l, (w, b))| RefLayer {
-            fan_in: l.fan_in,
-            fan_out: l.fan_out,
-            activation: l.activation,
-            weight: w.iter().map(|x| f64::from(*x)).collect(),
-            bias: b
-                .as_ref()
-                .map(|b| b.iter().map(|x| f64::from(*x)).collect()),
+        .map(|l| {
+            let f64s = |v: &[f32]| v.iter().map(|x| f64::from(*x)).collect::<Vec<f64>>();
+            let w = t.get(&format!("layers.{}.weight", l.index)).unwrap();
+            let b = t.get(&format!("layers.{}.bias", l.index));
+            RefLayer {
+                fan_in: l.fan_in,
+                fan_out: l.fan_out,
+                activation: l.activation,
+                weight: f64s(w),
+                bias: b.map(f64s),
+            }
         })
         .collect();
     let x: Vec<f64> = t.input.iter().map(|v| f64::from(*v)).collect();

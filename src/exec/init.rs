@@ -2,10 +2,12 @@
 //! to its kernel family (elementwise and sparse in `kernels::init`,
 //! orthogonal in `kernels::orthogonal`, values from a file uploaded).
 
+use super::tensors::{Act, Buffers};
 use crate::gpu::{Gpu, GpuError};
-use crate::init::{Sampler, Shape};
+use crate::init::{Component, Sampler, Shape};
 use crate::kernels::{init, orthogonal};
-use crate::rng::Draw;
+use crate::model::Model;
+use crate::rng::{Draw, Role};
 
 /// Generates one tensor on the GPU and reads it back (tests, export checks).
 /// `workgroup` changes the dispatch geometry only, never the values.
@@ -56,4 +58,54 @@ pub fn encode(
             Ok(())
         }
     }
+}
+
+/// Fills a row tensor (input, target) chunk by chunk; the values are those
+/// of one unchunked fill.
+pub(crate) fn fill_rows(
+    gpu: &Gpu,
+    enc: &mut wgpu::CommandEncoder,
+    bufs: &Buffers,
+    t: &Act,
+    parts: &[(f64, Component)],
+    draw: Draw,
+) -> Result<(), GpuError> {
+    for (r0, rows) in bufs.chunks() {
+        let what = init::Fill {
+            n: (rows * t.cols) as u32,
+            first: (r0 * t.cols) as u64,
+            draw,
+        };
+        init::encode_elementwise_chunk(gpu, enc, t.rows(r0, rows), parts, what)?;
+    }
+    Ok(())
+}
+
+/// Records the initialization of the input and of every parameter.
+pub(crate) fn encode_model(
+    gpu: &Gpu,
+    enc: &mut wgpu::CommandEncoder,
+    model: &Model,
+    bufs: &Buffers,
+    stream: &dyn Fn(u32, Role) -> Draw,
+) -> Result<(), GpuError> {
+    let Sampler::Elementwise(parts) = &model.input_sampler else {
+        // Validation allows only elementwise distributions for the input.
+        return Err(GpuError::Device(
+            "input.dist must be an elementwise distribution".into(),
+        ));
+    };
+    let input = &bufs.acts[model.input.0];
+    fill_rows(gpu, enc, bufs, input, parts, stream(0, Role::Input))?;
+    for (i, p) in model.params.iter().enumerate() {
+        let shape = Shape {
+            rows: p.rows,
+            cols: p.cols,
+            fan_in: p.fan_in,
+            fan_out: p.fan_out,
+        };
+        let draw = stream(p.layer, p.role);
+        encode(gpu, enc, &bufs.params[i], &p.sampler, shape, draw)?;
+    }
+    Ok(())
 }

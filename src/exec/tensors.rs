@@ -1,22 +1,17 @@
-//! The GPU tensors of one run and their batch chunking.
+//! The GPU buffers of one run and their batch chunking.
 //!
-//! Activations (batch × width) may be larger than the adapter's largest
+//! Row tensors (batch × width) may be larger than the adapter's largest
 //! storage binding (128 MiB on lavapipe); they then live in one buffer (up to
 //! `max_buffer_size`) and every kernel binds one chunk of rows at a time.
 //! Chunks are a multiple of 64 rows, so every chunk starts on a 256-byte
 //! boundary (the strictest binding-offset alignment) and on a Philox block.
 
-use crate::config::{LayerSpec, Loss, RunSpec};
 use crate::gpu::buffers::View;
 use crate::gpu::{Gpu, GpuError};
+use crate::model::memory::chunk_rows;
+use crate::model::{ActId, GradStore, Model, ParamId};
 
-/// Rows per chunk: the whole batch when it fits one binding.
-pub(crate) fn chunk_rows(binding_bytes: u64, batch: usize, max_cols: usize) -> usize {
-    let fit = (binding_bytes / (max_cols.max(1) as u64 * 4)) as usize;
-    if fit >= batch { batch } else { fit / 64 * 64 }
-}
-
-/// A (batch × cols) activation tensor.
+/// A (batch × cols) row tensor.
 pub(crate) struct Act {
     pub buf: wgpu::Buffer,
     pub cols: usize,
@@ -33,39 +28,62 @@ impl Act {
     }
 }
 
-pub(crate) struct LayerBufs {
-    pub spec: LayerSpec,
-    pub w: wgpu::Buffer,
-    pub b: Option<wgpu::Buffer>,
-    pub h: Act,
-    pub a: Act,
-    pub da: Act,
-    pub dw: wgpu::Buffer,
-    pub db: Option<wgpu::Buffer>,
-}
+/// A chunk of rows: (first row, number of rows).
+pub(crate) type Chunk = (usize, usize);
 
-/// Everything allocated for one run.
-pub(crate) struct Net {
+/// Every buffer of one run.
+pub(crate) struct Buffers {
     pub batch: usize,
-    pub input_dim: usize,
     /// Rows per chunk (the batch when nothing needs chunking).
     pub chunk: usize,
-    pub x: Act,
-    pub layers: Vec<LayerBufs>,
-    /// dL/dH of one chunk of one layer (rows × max width).
-    pub dh: wgpu::Buffer,
+    /// One per row tensor of the model.
+    pub acts: Vec<Act>,
+    /// The stored gradient of each row tensor (`GradStore::Full`).
+    pub grads: Vec<Option<Act>>,
+    pub params: Vec<wgpu::Buffer>,
+    pub param_grads: Vec<wgpu::Buffer>,
+    /// Gradients kept only for one chunk (`GradStore::Scratch`).
+    pub scratch: wgpu::Buffer,
     pub target: Option<Act>,
     /// Every buffer above with its label, to hand back to the pool.
     pub owned: Vec<(String, wgpu::Buffer)>,
 }
 
-impl Net {
-    /// (first row, rows) of every chunk.
-    pub fn chunks(&self) -> Vec<(usize, usize)> {
+impl Buffers {
+    /// Every chunk of the batch, in order.
+    pub fn chunks(&self) -> Vec<Chunk> {
         (0..self.batch)
             .step_by(self.chunk.max(1))
             .map(|r0| (r0, self.chunk.min(self.batch - r0)))
             .collect()
+    }
+
+    /// Rows `c` of row tensor `id`.
+    pub fn act(&self, id: ActId, c: Chunk) -> View<'_> {
+        self.acts[id.0].rows(c.0, c.1)
+    }
+
+    /// Rows `c` of the gradient of `id`: its own tensor, or the scratch.
+    /// `None` when `id` has no gradient.
+    pub fn grad(&self, model: &Model, id: ActId, c: Chunk) -> Option<View<'_>> {
+        match model.act(id).grad {
+            GradStore::None => None,
+            GradStore::Full => self.grads[id.0].as_ref().map(|g| g.rows(c.0, c.1)),
+            GradStore::Scratch => {
+                let n = (c.1 * model.act(id).cols).max(1) as u64;
+                Some(View::elems(&self.scratch, 0, n))
+            }
+        }
+    }
+
+    /// A parameter's buffer.
+    pub fn param(&self, id: ParamId) -> &wgpu::Buffer {
+        &self.params[id.0]
+    }
+
+    /// A parameter's gradient buffer.
+    pub fn param_grad(&self, id: ParamId) -> &wgpu::Buffer {
+        &self.param_grads[id.0]
     }
 }
 
@@ -76,72 +94,65 @@ struct Alloc<'g> {
 }
 
 impl Alloc<'_> {
-    fn buf(&mut self, label: String, bytes: u64, chunked: bool) -> Result<wgpu::Buffer, GpuError> {
-        let b = self.gpu.storage_for_run(&label, bytes, chunked)?;
-        self.owned.push((label, b.clone()));
+    fn buf(&mut self, label: &str, elems: usize, chunked: bool) -> Result<wgpu::Buffer, GpuError> {
+        let b = self
+            .gpu
+            .storage_for_run(label, (elems * 4) as u64, chunked)?;
+        self.owned.push((label.to_string(), b.clone()));
         Ok(b)
     }
 
-    fn act(&mut self, label: String, batch: usize, cols: usize) -> Result<Act, GpuError> {
+    fn act(&mut self, label: &str, batch: usize, cols: usize) -> Result<Act, GpuError> {
         Ok(Act {
-            buf: self.buf(label, (batch * cols * 4) as u64, true)?,
+            buf: self.buf(label, batch * cols, true)?,
             cols,
         })
     }
 }
 
-/// Allocates every tensor of `spec` (sizes were checked by `check_fits`),
-/// reusing the previous run's buffers where label and size match.
-pub(crate) fn alloc(gpu: &Gpu, spec: &RunSpec) -> Result<Net, GpuError> {
-    let batch = spec.config.input.batch;
-    let input_dim = spec.config.network.input_dim;
-    let f = |n: usize| (n * 4) as u64;
-    let layer_specs = spec.config.layer_specs();
-    let max_w = layer_specs.iter().map(|l| l.fan_out).max().unwrap_or(1);
-    let chunk = chunk_rows(gpu.max_binding_bytes(), batch, max_w.max(input_dim));
+/// Allocates every tensor of `model` (sizes were checked by the memory
+/// plan), reusing the previous run's buffers where label and size match.
+pub(crate) fn alloc(gpu: &Gpu, model: &Model, with_target: bool) -> Result<Buffers, GpuError> {
+    let batch = model.batch;
+    let chunk = chunk_rows(gpu.max_binding_bytes(), batch, model.max_cols());
     let mut a = Alloc {
         gpu,
         owned: Vec::new(),
     };
-    let mut layers = Vec::new();
-    for l in layer_specs {
-        let i = l.index;
-        let (fi, fo) = (l.fan_in, l.fan_out);
-        let has_bias = l.bias_init.is_some();
-        layers.push(LayerBufs {
-            w: a.buf(format!("w[{i}]"), f(fi * fo), false)?,
-            b: if has_bias {
-                Some(a.buf(format!("b[{i}]"), f(fo), false)?)
-            } else {
-                None
-            },
-            h: a.act(format!("preact[{i}]"), batch, fo)?,
-            a: a.act(format!("act[{i}]"), batch, fo)?,
-            da: a.act(format!("grad_act[{i}]"), batch, fo)?,
-            dw: a.buf(format!("dw[{i}]"), f(fi * fo), false)?,
-            db: if has_bias {
-                Some(a.buf(format!("db[{i}]"), f(fo), false)?)
-            } else {
-                None
-            },
-            spec: l,
+    let mut acts = Vec::with_capacity(model.acts.len());
+    let mut grads = Vec::with_capacity(model.acts.len());
+    for t in &model.acts {
+        acts.push(a.act(&t.label, batch, t.cols)?);
+        grads.push(match t.grad {
+            GradStore::Full => Some(a.act(&t.grad_label, batch, t.cols)?),
+            _ => None,
         });
     }
-    let out = layers.last().map_or(1, |l| l.spec.fan_out);
-    let target = if matches!(spec.config.loss, Loss::Mse { .. }) {
-        Some(a.act("target".into(), batch, out)?)
+    let mut params = Vec::with_capacity(model.params.len());
+    let mut param_grads = Vec::with_capacity(model.params.len());
+    for p in &model.params {
+        params.push(a.buf(&p.label, p.len(), false)?);
+        param_grads.push(a.buf(&p.grad_label, p.len(), false)?);
+    }
+    let scratch = a.buf(
+        "grad_preact scratch",
+        chunk * model.max_scratch_cols(),
+        false,
+    )?;
+    let out = model.act(model.output).cols;
+    let target = if with_target {
+        Some(a.act("target", batch, out)?)
     } else {
         None
     };
-    let x = a.act("input".into(), batch, input_dim)?;
-    let dh = a.buf("grad_preact scratch".into(), f(chunk * max_w), false)?;
-    Ok(Net {
+    Ok(Buffers {
         batch,
-        input_dim,
         chunk,
-        x,
-        layers,
-        dh,
+        acts,
+        grads,
+        params,
+        param_grads,
+        scratch,
         target,
         owned: a.owned,
     })

@@ -12,7 +12,7 @@ use std::sync::Arc;
 type StateMap = HashMap<TypeId, Box<dyn Any + Send + Sync>>;
 
 /// A backend the user can ask for with `--backend`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
     Vulkan,

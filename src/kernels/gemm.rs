@@ -386,3 +386,17 @@ fn encode_subgroup(
     gpu.dispatch(&mut pass, &gemm, &g_gemm, g.m.div_ceil(rm) * tiles_n);
     Ok(())
 }
+
+impl Gpu {
+    /// The GEMM kernel used on this adapter: the one set explicitly (the
+    /// tuner's cached choice, a test's or a benchmark's), else the adapter
+    /// type's default.
+    pub fn gemm_variant(&self) -> GemmVariant {
+        self.state(|| GemmVariant::default_for(self))
+    }
+
+    /// Sets the GEMM kernel of this adapter.
+    pub fn set_gemm_variant(&self, v: GemmVariant) {
+        self.set_state(v);
+    }
+}

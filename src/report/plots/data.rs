@@ -348,6 +348,51 @@ pub(super) fn max_layer(runs: &[&RunResult]) -> usize {
         .unwrap_or(0)
 }
 
+/// The runs grouped into lines (everything that varies except `exclude`).
+pub(super) fn lines<'a>(ctx: &Ctx<'a>, exclude: &[&str]) -> Vec<(String, Vec<&'a RunResult>)> {
+    let variants_vary = {
+        let first = ctx.doc.runs.first().map(|r| &r.variant);
+        ctx.doc.runs.iter().any(|r| Some(&r.variant) != first)
+    };
+    let mut out: Vec<(String, Vec<&RunResult>)> = Vec::new();
+    for run in &ctx.doc.runs {
+        let mut parts = Vec::new();
+        if variants_vary {
+            parts.push(run.variant.clone().unwrap_or_else(|| "(no variant)".into()));
+        }
+        for p in ctx
+            .varying
+            .iter()
+            .filter(|p| p.key != "variant" && !exclude.contains(&p.key.as_str()))
+        {
+            let v = run
+                .params
+                .get(&p.key)
+                .map(show_value)
+                .unwrap_or_else(|| "—".into());
+            parts.push(format!("{}={v}", short_key(&p.key)));
+        }
+        let key = if parts.is_empty() {
+            "all runs".to_string()
+        } else {
+            parts.join(", ")
+        };
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, runs)) => runs.push(run),
+            None => out.push((key, vec![run])),
+        }
+    }
+    out
+}
+
+/// `network.activation` → `activation`.
+pub(super) fn short_key(key: &str) -> &str {
+    match key.rsplit_once('.') {
+        Some((_, last)) if last != "scheme" => last,
+        _ => key,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,13 +1,11 @@
 //! `heatmap.png`: final activation std over two swept parameters, as an
 //! order/chaos phase diagram on a diverging colour scale centred at 1.
 
-use super::data::{Ctx, Param, aggregate, param_f64};
-use super::layers::short_key;
-use super::layout::{Key, colorbar, frame, legend, notes};
+use super::data::{Ctx, Param, aggregate, lines, param_f64, short_key};
+use super::layout::{Key, LEGEND_W, colorbar, frame, legend, notes};
 use super::lines::chart;
 use super::scale::{Axis, fmt_num};
 use super::style::{INK, MUTED, diverging, font, is_light};
-use super::sweep::{LEGEND_W, lines};
 use super::{Area, DrawError};
 use crate::results::RunResult;
 use plotters::prelude::*;

@@ -4,14 +4,12 @@
 use super::data::{
     Coloring, Ctx, Metric, Series, TheoryPick, layer_series, max_layer, theory_series,
 };
-use super::layout::{Key, colorbar, frame, legend, notes};
+use super::layout::{Key, LEGEND_W, colorbar, frame, legend, notes};
 use super::lines::{Drawn, Panel, draw_panel, fit_y};
 use super::scale::Axis;
 use super::style::{Dash, Marker, SeriesStyle, viridis};
 use super::{Area, DrawError, Job};
 use crate::results::RunResult;
-
-pub(super) const LEGEND_W: u32 = 360;
 
 /// Theory points for a set of runs (`None`: this panel has no theory).
 type TheoryFn = fn(&[&RunResult]) -> Vec<(f64, f64)>;
@@ -301,13 +299,5 @@ fn arm_legend(ctx: &Ctx, area: &Area, extras: Vec<Key>) -> Result<(), DrawError>
             keys.extend(extras);
             legend(&bottom, &keys, 10)
         }
-    }
-}
-
-/// `network.activation` → `activation`.
-pub(super) fn short_key(key: &str) -> &str {
-    match key.rsplit_once('.') {
-        Some((_, last)) if last != "scheme" => last,
-        _ => key,
     }
 }

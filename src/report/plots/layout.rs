@@ -7,6 +7,9 @@ use super::{Area, DrawError};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+/// Width of the legend column of the sweep and heatmap figures.
+pub(super) const LEGEND_W: u32 = 360;
+
 /// The parts of a figure.
 pub(super) struct Frame<'a> {
     pub body: Area<'a>,

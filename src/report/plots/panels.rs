@@ -1,9 +1,10 @@
 //! The activation × init grid (`panels.png`): one panel per activation,
 //! one line per init, as in the classic "Xavier vs He per activation" figure.
 
+use super::data::short_key;
 use super::data::{Ctx, Series, layer_series, max_layer, param, show_value, theory_series};
-use super::layers::{ACT_STD_METRIC, LEGEND_W, push_marker_keys, short_key};
-use super::layout::{Key, frame, legend, notes};
+use super::layers::{ACT_STD_METRIC, push_marker_keys};
+use super::layout::{Key, LEGEND_W, frame, legend, notes};
 use super::lines::{Drawn, Panel, draw_panel, fit_y};
 use super::scale::Axis;
 use super::style::SeriesStyle;

@@ -1,16 +1,16 @@
 //! Sweep figures: final statistics against one swept parameter (`sweep.png`);
 //! over two, the heatmap of `heatmap.rs`.
 
+use super::data::lines;
+use super::data::short_key;
 use super::data::{Ctx, Series, aggregate, param_f64};
-use super::layers::{push_marker_keys, short_key};
-use super::layout::{Key, frame, legend, notes};
+use super::layers::push_marker_keys;
+use super::layout::{Key, LEGEND_W, frame, legend, notes};
 use super::lines::{Drawn, Panel, draw_panel, fit_y};
 use super::scale::Axis;
 use super::style::{Marker, SeriesStyle};
 use super::{Area, DrawError, Job};
 use crate::results::RunResult;
-
-pub(super) const LEGEND_W: u32 = 360;
 
 /// `sweep.png` for one numeric swept parameter, `heatmap.png` for two.
 pub(super) fn jobs<'a>(ctx: &'a Ctx<'a>) -> Vec<Job<'a>> {
@@ -49,43 +49,6 @@ pub(super) fn jobs<'a>(ctx: &'a Ctx<'a>) -> Vec<Job<'a>> {
         }
         _ => Vec::new(),
     }
-}
-
-/// The runs grouped into lines (everything that varies except `exclude`).
-pub(super) fn lines<'a>(ctx: &Ctx<'a>, exclude: &[&str]) -> Vec<(String, Vec<&'a RunResult>)> {
-    let variants_vary = {
-        let first = ctx.doc.runs.first().map(|r| &r.variant);
-        ctx.doc.runs.iter().any(|r| Some(&r.variant) != first)
-    };
-    let mut out: Vec<(String, Vec<&RunResult>)> = Vec::new();
-    for run in &ctx.doc.runs {
-        let mut parts = Vec::new();
-        if variants_vary {
-            parts.push(run.variant.clone().unwrap_or_else(|| "(no variant)".into()));
-        }
-        for p in ctx
-            .varying
-            .iter()
-            .filter(|p| p.key != "variant" && !exclude.contains(&p.key.as_str()))
-        {
-            let v = run
-                .params
-                .get(&p.key)
-                .map(super::data::show_value)
-                .unwrap_or_else(|| "—".into());
-            parts.push(format!("{}={v}", short_key(&p.key)));
-        }
-        let key = if parts.is_empty() {
-            "all runs".to_string()
-        } else {
-            parts.join(", ")
-        };
-        match out.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, runs)) => runs.push(run),
-            None => out.push((key, vec![run])),
-        }
-    }
-    out
 }
 
 /// One series of `value` against the parameter; repeats at one x are aggregated.

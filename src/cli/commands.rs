@@ -1,0 +1,214 @@
+//! What each subcommand does, once its arguments are parsed.
+
+use crate::out;
+use anyhow::Result;
+use initscope::gpu::{self, GpuOptions};
+use initscope::manifest::PlanOverrides;
+use initscope::runner::{self, RunError, RunRequest};
+use std::io::Write;
+use std::path::PathBuf;
+
+pub fn run(req: &RunRequest) -> Result<()> {
+    // Manifest errors are reported before the GPU is even opened.
+    let o = PlanOverrides {
+        seed: req.seed,
+        repeats: req.repeats,
+    };
+    let plan = runner::load_plan(&req.manifest, &o)?;
+    let gpu = runner::open_gpu(&req.gpu)?;
+    let mut bar = super::progress::Bar::new(req.quiet);
+    let outcome = runner::execute(req, &gpu, plan, &mut bar)?;
+    if !req.quiet {
+        out!("{}", super::table::runs_table(&outcome.doc));
+        out!(
+            "{} runs ({} run, {} resumed) on {} ({}). Results: {}",
+            outcome.doc.runs.len(),
+            outcome.ran,
+            outcome.skipped,
+            outcome.doc.adapter.name,
+            outcome.doc.adapter.backend,
+            outcome.dir.join("report.html").display()
+        );
+    }
+    Ok(())
+}
+
+pub fn validate(
+    path: &std::path::Path,
+    seed: Option<u64>,
+    repeats: Option<u32>,
+    opts: &GpuOptions,
+) -> Result<()> {
+    let plan = runner::load_plan(path, &PlanOverrides { seed, repeats })?;
+    let (m, runs) = (&plan.manifest, &plan.runs);
+    out!("{}: \"{}\" — {} runs", path.display(), m.name, runs.len());
+    if !m.description.is_empty() {
+        out!("  {}", m.description);
+    }
+    let gpu = runner::open_gpu(opts).ok();
+    let limit = gpu.as_ref().map(|g| g.max_binding_bytes());
+    let mut bad = Vec::new();
+    for run in runs {
+        let r = &run.spec;
+        // Without an adapter, sizes are shown for one binding of any size.
+        let limits = gpu.as_ref().map_or(
+            initscope::model::memory::Limits {
+                binding: u64::MAX,
+                max_buffer: u64::MAX,
+            },
+            |g| initscope::exec::limits(g),
+        );
+        let tensors = run.model.memory_plan(limits);
+        let total: u64 = tensors.iter().map(|t| t.bytes).sum();
+        let largest = tensors.iter().max_by_key(|t| t.bytes);
+        let fits = match &gpu {
+            Some(_) => run.model.check_fits(limits).err(),
+            None => None,
+        };
+        let mark = if fits.is_some() { "✗" } else { "✓" };
+        out!(
+            "  {mark} {} {:<40} {:>10} (largest: {} {})",
+            r.id,
+            r.label,
+            gpu::human_bytes(total),
+            largest.map_or("-", |t| t.name.as_str()),
+            largest.map_or(String::new(), |t| gpu::human_bytes(t.bytes))
+        );
+        if let Some(e) = fits {
+            bad.push(format!("{} ({}): {e}", r.id, r.label));
+        }
+    }
+    match (&gpu, limit) {
+        (Some(g), Some(l)) => out!(
+            "Adapter: {} — largest binding {}",
+            g.info.name,
+            gpu::human_bytes(l)
+        ),
+        _ => out!("No adapter found: sizes were not checked against limits."),
+    }
+    if !bad.is_empty() {
+        return Err(RunError::Usage(format!(
+            "{} run(s) cannot fit this adapter:\n  {}",
+            bad.len(),
+            bad.join("\n  ")
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+pub fn devices(json: bool, opts: &GpuOptions) -> Result<()> {
+    let list = gpu::list_adapters(opts);
+    if json {
+        out!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    if list.is_empty() {
+        anyhow::bail!(gpu::GpuError::NoAdapter {
+            wanted: "any backend".into(),
+            seen: vec![]
+        });
+    }
+    for a in &list {
+        out!(
+            "{} ({}, {}) driver: {} {}",
+            a.name,
+            a.backend,
+            a.device_type,
+            a.driver,
+            a.driver_info
+        );
+        out!(
+            "  storage binding {}, buffer {}, workgroup x ≤ {}, invocations ≤ {}, workgroups/dim ≤ {}",
+            gpu::human_bytes(a.max_storage_buffer_binding_size),
+            gpu::human_bytes(a.max_buffer_size),
+            a.max_compute_workgroup_size_x,
+            a.max_compute_invocations_per_workgroup,
+            a.max_compute_workgroups_per_dimension
+        );
+        out!(
+            "  features: {}",
+            if a.features.is_empty() {
+                "none".into()
+            } else {
+                a.features.join(", ")
+            }
+        );
+    }
+    Ok(())
+}
+
+pub fn plot(results: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
+    let doc = initscope::results::files::read_results(results).map_err(RunError::Usage)?;
+    let dir = out.unwrap_or_else(|| results.parent().map(PathBuf::from).unwrap_or_default());
+    initscope::io::ensure_writable(&dir)
+        .map_err(|e| RunError::Usage(format!("{}: {e}", dir.display())))?;
+    let figures = initscope::report::render(&doc, &dir)?;
+    out!(
+        "{} figures and report.html written to {}",
+        figures.len(),
+        dir.display()
+    );
+    Ok(())
+}
+
+pub fn bench(json: Option<PathBuf>, quick: bool, tune: bool, opts: &GpuOptions) -> Result<()> {
+    let gpu = runner::open_gpu(opts)?;
+    let to_stdout = json.as_deref() == Some(std::path::Path::new("-"));
+    let say = |s: String| {
+        if to_stdout {
+            eprintln!("{s}");
+        } else {
+            out!("{s}");
+        }
+    };
+    say(format!(
+        "Adapter: {} ({:?}, {:?})",
+        gpu.info.name, gpu.info.backend, gpu.info.device_type
+    ));
+    if tune {
+        let size = if quick { 512 } else { 1024 };
+        let entry = initscope::tune::tune(&gpu, size, if quick { 2 } else { 5 })?;
+        for (name, gflops) in &entry.candidates {
+            say(format!(
+                "  tune {name:<24} {gflops:>8.1} GFLOP/s at {size}³"
+            ));
+        }
+        say(format!(
+            "  chosen: {} (cached for this adapter and driver)",
+            entry.variant.describe()
+        ));
+    }
+    say(format!("GEMM kernel: {}", gpu.gemm_variant().describe()));
+    say(format!(
+        "{:<44} {:>10} {:>10} {:>10}  throughput",
+        "benchmark", "median ms", "min ms", "max ms"
+    ));
+    let report = initscope::bench::run(&gpu, initscope::bench::BenchOptions { quick }, &mut |m| {
+        let tp: Vec<String> = m
+            .throughput
+            .iter()
+            .map(|(v, u)| format!("{v:.2} {u}"))
+            .collect();
+        say(format!(
+            "{:<44} {:>10.3} {:>10.3} {:>10.3}  {}",
+            m.name,
+            m.median_ms,
+            m.min_ms,
+            m.max_ms,
+            tp.join(", ")
+        ));
+    })?;
+    if let Some(rss) = report.peak_rss_bytes {
+        say(format!("peak process RSS: {}", gpu::human_bytes(rss)));
+    }
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&report)?;
+        if to_stdout {
+            out!("{text}");
+        } else {
+            runner::write_file(&path, text.as_bytes())?;
+        }
+    }
+    Ok(())
+}

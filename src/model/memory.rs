@@ -1,0 +1,138 @@
+//! The memory plan of a model: every GPU tensor with its size, and the check
+//! against an adapter's limits that refuses a run before anything is
+//! allocated, naming the tensor, the limit and what would fit.
+
+use super::{GradStore, Model};
+use crate::config::{Loss, Target};
+use crate::gpu::human_bytes;
+use crate::init::Sampler;
+
+/// Which dimension drives a tensor's size (and so what the user can shrink).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// Activations: batch rows, bound one chunk of rows at a time.
+    Batch,
+    /// Weights and their kin: bound whole.
+    Width,
+}
+
+/// A tensor's name and size, for the memory plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorSize {
+    pub name: String,
+    pub bytes: u64,
+    pub driver: Driver,
+}
+
+/// The adapter limits a run must fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest storage binding, in bytes.
+    pub binding: u64,
+    /// The largest buffer, in bytes.
+    pub max_buffer: u64,
+}
+
+/// Rows per chunk: the whole batch when it fits one binding, else a multiple
+/// of 64 rows (every chunk then starts on a 256-byte boundary and a Philox block).
+pub fn chunk_rows(binding_bytes: u64, batch: usize, max_cols: usize) -> usize {
+    let fit = (binding_bytes / (max_cols.max(1) as u64 * 4)) as usize;
+    if fit >= batch { batch } else { fit / 64 * 64 }
+}
+
+impl Model {
+    /// Every GPU tensor of the run, in allocation order.
+    pub fn memory_plan(&self, limits: Limits) -> Vec<TensorSize> {
+        let b = self.batch as u64;
+        let t = |name: &str, elems: u64, driver| TensorSize {
+            name: name.to_string(),
+            bytes: elems * 4,
+            driver,
+        };
+        let mut v = Vec::new();
+        for a in &self.acts {
+            v.push(t(&a.label, b * a.cols as u64, Driver::Batch));
+            if a.grad == GradStore::Full {
+                v.push(t(&a.grad_label, b * a.cols as u64, Driver::Batch));
+            }
+        }
+        for p in &self.params {
+            let n = p.len() as u64;
+            v.push(t(&p.label, n, Driver::Width));
+            v.push(t(&p.grad_label, n, Driver::Width));
+            if matches!(p.sampler, Sampler::Orthogonal { .. }) {
+                v.push(t(
+                    &format!("orthogonal scratch[{}]", p.layer),
+                    2 * n,
+                    Driver::Width,
+                ));
+            }
+        }
+        let chunk = chunk_rows(limits.binding, self.batch, self.max_cols()) as u64;
+        let scratch = "grad_preact scratch";
+        v.push(t(
+            scratch,
+            chunk * self.max_scratch_cols() as u64,
+            Driver::Width,
+        ));
+        if let Loss::Mse { target } = self.loss {
+            let out = self.act(self.output).cols as u64;
+            v.push(t("target", b * out, Driver::Batch));
+            if target == Target::Teacher {
+                let fan_in = self.act(self.input).cols as u64;
+                v.push(t("teacher weight", out * fan_in, Driver::Width));
+            }
+        }
+        v
+    }
+
+    /// Refuses a run whose tensors exceed `limits`, before allocating;
+    /// returns the total bytes. Weights must fit one storage binding;
+    /// activations are bound one batch chunk at a time, so they need only
+    /// fit one buffer (and 64 of their rows one binding).
+    pub fn check_fits(&self, limits: Limits) -> Result<u64, String> {
+        let plan = self.memory_plan(limits);
+        let batch = self.batch.max(1) as u64;
+        for t in &plan {
+            let (limit, name, hint) = match t.driver {
+                Driver::Batch => {
+                    let per_row = (t.bytes / batch).max(1);
+                    if 64 * per_row > limits.binding && t.bytes > limits.binding {
+                        let hint = format!(
+                            " Rows of {} do not fit a 64-row chunk; use narrower layers.",
+                            human_bytes(per_row)
+                        );
+                        (limits.binding, "max_storage_buffer_binding_size", hint)
+                    } else {
+                        let most = limits.max_buffer / per_row;
+                        let hint = format!(" The largest batch that fits is {most}.");
+                        (limits.max_buffer, "max_buffer_size", hint)
+                    }
+                }
+                Driver::Width => {
+                    let elems = limits.binding / 4;
+                    let side = (elems as f64).sqrt() as u64;
+                    let hint = format!(
+                        " Weights are not chunked: fan_in × fan_out must stay below {elems} \
+                         elements (e.g. {side}x{side})."
+                    );
+                    (limits.binding, "max_storage_buffer_binding_size", hint)
+                }
+            };
+            if t.bytes > limit {
+                let what = if name == "max_buffer_size" {
+                    "buffer"
+                } else {
+                    "binding"
+                };
+                return Err(format!(
+                    "{} needs {} in one {what}; this adapter allows {} ({name}).{hint}",
+                    t.name,
+                    human_bytes(t.bytes),
+                    human_bytes(limit)
+                ));
+            }
+        }
+        Ok(plan.iter().map(|t| t.bytes).sum())
+    }
+}
