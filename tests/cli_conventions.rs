@@ -7,11 +7,29 @@ mod cli_support;
 
 use cli_support::*;
 
-const COMMANDS: [&str; 6] = ["run", "validate", "devices", "plot", "bench", "completions"];
+/// Every subcommand, read off the top-level help (so new ones are checked too).
+fn commands() -> Vec<String> {
+    let out = command(&["--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let list = text
+        .split("Commands:")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .unwrap_or_default();
+    list.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_string)
+        .collect()
+}
 
 #[test]
 fn every_command_has_help_with_examples() {
-    for c in COMMANDS {
+    let all = commands();
+    for known in ["run", "validate", "devices", "plot", "bench", "completions"] {
+        assert!(all.iter().any(|c| c == known), "{known} missing from {all:?}");
+    }
+    for c in all.iter().map(String::as_str) {
         let out = command(&[c, "--help"]).output().unwrap();
         assert!(out.status.success(), "{c} --help failed");
         let text = String::from_utf8_lossy(&out.stdout);
