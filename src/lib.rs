@@ -15,6 +15,7 @@ pub mod init;
 pub mod io;
 pub mod kernels;
 pub mod manifest;
+pub mod registry;
 pub mod report;
 pub mod results;
 pub mod rng;

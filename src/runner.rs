@@ -2,7 +2,7 @@
 //! figures and report. Errors are split by exit code: configuration errors
 //! (nothing was run) and failures while running (finished runs are kept).
 
-use crate::config::{Init, RunSpec};
+use crate::config::RunSpec;
 use crate::exec::{self, Samplers};
 use crate::gpu::{Gpu, GpuError, GpuOptions};
 use crate::init::{Sampler, Shape};
@@ -292,10 +292,7 @@ pub fn theory_of(spec: &RunSpec, samplers: &Samplers) -> Option<Prediction> {
     let layers = spec.config.layer_specs();
     let mut inputs = Vec::with_capacity(layers.len());
     for (l, (w, b)) in layers.iter().zip(&samplers.layers) {
-        if matches!(
-            l.init,
-            Init::Mixture { .. } | Init::FromFile { .. } | Init::Lsuv { .. }
-        ) {
+        if !l.init.has_theory() {
             return None;
         }
         let shape = Shape::weight(l.fan_in, l.fan_out);

@@ -8,7 +8,7 @@ pub mod lsuv;
 mod tensors;
 
 use crate::activation::Activation;
-use crate::config::{Init, Loss, RunSpec};
+use crate::config::{Loss, RunSpec};
 use crate::gpu::buffers::View;
 use crate::gpu::{Gpu, GpuError, human_bytes};
 use crate::init::{InitError, Sampler, Shape, sampler};
@@ -72,7 +72,7 @@ pub fn memory_plan(spec: &RunSpec) -> Vec<TensorSize> {
             v.push(t(format!("b[{}]", l.index), fo, "width"));
             v.push(t(format!("db[{}]", l.index), fo, "width"));
         }
-        if matches!(l.init, Init::Orthogonal { .. } | Init::Lsuv { .. }) {
+        if l.init.needs_orthogonal_scratch() {
             v.push(t(
                 format!("orthogonal scratch[{}]", l.index),
                 2 * fi * fo,
@@ -214,13 +214,13 @@ impl<'s> Session<'s> {
         gpu.submit("initialization", enc)?;
         let mut lsuv = vec![None; net.layers.len()];
         for (i, l) in net.layers.iter().enumerate() {
-            if let Init::Lsuv { tol, max_iter, .. } = &l.spec.init {
+            if let Some((tol, max_iter)) = l.spec.init.lsuv() {
                 lsuv[i] = Some(crate::exec::lsuv::run_layer(
                     gpu,
                     &net_view(&net),
                     i,
-                    *tol,
-                    *max_iter,
+                    tol,
+                    max_iter,
                 )?);
             }
         }
