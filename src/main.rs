@@ -106,6 +106,9 @@ enum Command {
         #[command(flatten)]
         adapter: AdapterArgs,
     },
+    /// Print the manifest's JSON Schema (draft 2020-12), for editors:
+    /// `initscope schema > experiments/manifest.schema.json`.
+    Schema,
     /// Regenerate every figure and report.html from a results.json alone.
     Plot {
         results: PathBuf,
@@ -167,6 +170,10 @@ fn dispatch(cli: Cli) -> Result<()> {
         } => validate(&manifest, seed, repeats, &adapter.options()),
         Command::Devices { json, adapter } => devices(json, &adapter.options()),
         Command::Plot { results, out } => plot(&results, out),
+        Command::Schema => {
+            print!("{}", initscope::manifest::json_schema_text());
+            Ok(())
+        }
         Command::Bench {
             json,
             quick,

@@ -26,6 +26,7 @@ mod top;
 use crate::config::RunSpec;
 use crate::registry::{Checker, JPath};
 use expand::{Arm, expand, run_id};
+pub use fields::{LABEL_DOC, MANIFEST_FIELDS, SWEEP_DOC, VARIANTS_DOC};
 pub use json_schema::{json_schema, json_schema_text};
 use path::LineMap;
 use serde_json::Value;

@@ -38,12 +38,12 @@ static REPEATS: IntTy = IntTy {
 };
 
 /// The manifest's scalar fields, in the order of the README.
-pub(crate) const MANIFEST: &[Field] = &[
+pub const MANIFEST_FIELDS: &[Field] = &[
     Field::new(
         "name",
         Ty::Str(&NAME),
         Required("it names the results folder, e.g. \"name\": \"init-impact\""),
-        "the results folder's name under results/",
+        "names the results folder `results/<name>/` (letters, digits, `_`, `.` and `-`)",
     ),
     Field::new(
         "description",
@@ -72,16 +72,16 @@ pub(crate) const MANIFEST: &[Field] = &[
 ];
 
 /// What `variants` is, for the README and the JSON Schema.
-pub(crate) const VARIANTS_DOC: &str = "named arms, each with a unique label and any run fields it overrides (deep-merged into the base)";
+pub const VARIANTS_DOC: &str = "named arms, each with a unique label and any run fields it overrides (deep-merged into the base)";
 /// What `sweep` is, for the README and the JSON Schema.
-pub(crate) const SWEEP_DOC: &str = "dotted paths of run fields, each with a list of values; \
+pub const SWEEP_DOC: &str = "dotted paths of run fields, each with a list of values; \
      the plan is variants × sweep (first key slowest) × repeats";
 /// What a variant's `label` is.
-pub(crate) const LABEL_DOC: &str = "the arm's name in legends and tables; unique";
+pub const LABEL_DOC: &str = "the arm's name in legends and tables; unique";
 
 /// Every top-level field name: the manifest's own, then the run fields.
 pub(crate) fn top_names() -> Vec<&'static str> {
-    let mut names: Vec<&str> = MANIFEST
+    let mut names: Vec<&str> = MANIFEST_FIELDS
         .iter()
         .map(|f| f.name)
         .filter(|n| *n != "$schema")

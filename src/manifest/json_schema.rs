@@ -3,7 +3,7 @@
 //! each variant), and one property per sweepable path, all written from the
 //! tables the validator reads, so the three cannot disagree.
 
-use super::fields::{LABEL_DOC, MANIFEST, SWEEP_DOC, VARIANTS_DOC, sweep_paths};
+use super::fields::{LABEL_DOC, MANIFEST_FIELDS, SWEEP_DOC, VARIANTS_DOC, sweep_paths};
 use crate::config::RUN;
 use crate::registry::{Field, Ty, json_schema::Writer};
 use serde_json::{Map, Value, json};
@@ -16,7 +16,7 @@ pub fn json_schema() -> Value {
     let mut w = Writer::default();
     let mut props = Map::new();
     let (own, schema_field): (Vec<&Field>, Vec<&Field>) =
-        MANIFEST.iter().partition(|f| f.name != "$schema");
+        MANIFEST_FIELDS.iter().partition(|f| f.name != "$schema");
     for f in own {
         props.insert(f.name.into(), w.field(f, false));
     }

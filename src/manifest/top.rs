@@ -1,7 +1,7 @@
 //! The manifest's own fields: name, description, seed, repeats, and the
 //! structure of `variants` and `sweep` (their values are checked per run).
 
-use super::fields::{MANIFEST, run_names, sweep_types, top_names};
+use super::fields::{MANIFEST_FIELDS, run_names, sweep_types, top_names};
 use crate::registry::{self, Checker, JPath, got};
 use crate::suggest;
 use serde_json::{Map, Value};
@@ -90,7 +90,7 @@ pub(crate) fn check_top(c: &mut Checker, v: &Value) -> Option<Top> {
 /// a field with a problem is left out.
 fn manifest_fields(c: &mut Checker, m: &Map<String, Value>) -> Map<String, Value> {
     let mut out = Map::new();
-    for f in MANIFEST {
+    for f in MANIFEST_FIELDS {
         let p = JPath::root().key(f.name);
         let value = match (m.get(f.name), f.presence) {
             (Some(x), _) => Some(x.clone()),
