@@ -17,6 +17,7 @@ pub mod kernels;
 pub mod manifest;
 pub mod model;
 pub mod plan;
+pub mod registry;
 pub mod report;
 pub mod results;
 pub mod rng;

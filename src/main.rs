@@ -146,6 +146,11 @@ enum Command {
         #[command(flatten)]
         adapter: AdapterArgs,
     },
+    /// Print the manifest's JSON Schema (draft 2020-12), for editors.
+    #[command(after_help = "Examples:
+  initscope schema > experiments/manifest.schema.json
+  initscope schema | python3 -m json.tool | less")]
+    Schema,
     /// Regenerate every figure, layers.csv and report.html from a results.json alone.
     #[command(after_help = "Examples:
   initscope plot results/init-impact/results.json
@@ -222,6 +227,10 @@ fn dispatch(cli: Cli) -> Result<()> {
             out,
             self_contained,
         } => cli::commands::plot(&results, out, self_contained),
+        Command::Schema => {
+            print!("{}", initscope::manifest::json_schema_text());
+            Ok(())
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "initscope", &mut std::io::stdout());

@@ -3,7 +3,7 @@
 //! statistics each layer reports.
 
 use super::*;
-use crate::config::{Init, LayerSpec, RunSpec};
+use crate::config::{LayerSpec, RunSpec};
 use crate::init::{InitError, Shape, sampler};
 use std::path::Path;
 
@@ -109,7 +109,8 @@ fn dense_layer(
         sampler: sampler(&l.init, shape, l.activation, base_dir)?,
         layer: i as u32,
         role: Role::Weight,
-        lsuv: lsuv_of(&l.init),
+        lsuv: l.init.lsuv(),
+        theory: l.init.has_theory(),
     });
     let bias = match &l.bias_init {
         Some(init) => Some(b.param(Param {
@@ -124,6 +125,7 @@ fn dense_layer(
             layer: i as u32,
             role: Role::Bias,
             lsuv: None,
+            theory: init.has_theory(),
         })),
         None => None,
     };
@@ -163,12 +165,4 @@ fn dense_layer(
     );
     b.stat(key(LayerField::GradAct), StatSource::Grad(a), false, false);
     Ok(a)
-}
-
-/// LSUV's (tol, max_iter) when `init` asks for it.
-fn lsuv_of(init: &Init) -> Option<(f64, u32)> {
-    match init {
-        Init::Lsuv { tol, max_iter, .. } => Some((*tol, *max_iter)),
-        _ => None,
-    }
 }

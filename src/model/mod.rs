@@ -69,6 +69,9 @@ pub struct Param {
     pub role: Role,
     /// LSUV's (tol, max_iter) when the weight is rescaled after `sampler`.
     pub lsuv: Option<(f64, u32)>,
+    /// Whether the scheme's moments feed the theory (not for mixtures,
+    /// tensors from files or LSUV: no number is invented).
+    pub theory: bool,
 }
 
 impl Param {
