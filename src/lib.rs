@@ -21,6 +21,7 @@ pub mod report;
 pub mod results;
 pub mod rng;
 pub mod runner;
+pub mod shard;
 pub mod stats;
 pub mod suggest;
 pub mod theory;

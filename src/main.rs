@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use initscope::gpu::{BackendChoice, GpuOptions};
 use initscope::runner::{RunError, RunRequest};
+use initscope::shard::Shard;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -87,6 +88,10 @@ enum Command {
         /// Skip runs whose results are already in the output folder (same resolved configuration).
         #[arg(long)]
         resume: bool,
+        /// Run only the K-th of N parts of the plan, balanced by estimated cost
+        /// (default folder results/<name>/shard-K-of-N/); `merge` joins them.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<Shard>,
         /// No progress bar and no table.
         #[arg(long, short)]
         quiet: bool,
@@ -155,6 +160,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             repeats,
             export_weights,
             resume,
+            shard,
             quiet,
             adapter,
         } => {
@@ -167,6 +173,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 resume,
                 quiet,
                 gpu: adapter.options(),
+                shard,
             };
             cli::commands::run(&req)
         }
