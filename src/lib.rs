@@ -15,6 +15,7 @@ pub mod init;
 pub mod io;
 pub mod kernels;
 pub mod manifest;
+pub mod merge;
 pub mod model;
 pub mod plan;
 pub mod report;

@@ -98,6 +98,17 @@ enum Command {
         #[command(flatten)]
         adapter: AdapterArgs,
     },
+    /// Merge the shard folders of one plan into OUT, as an unsharded run would have written it.
+    Merge {
+        /// The merged folder (e.g. results/<name>).
+        out: PathBuf,
+        /// The shard folders (`run --shard K/N` outputs), every one of the plan.
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// No table.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Check a manifest and print the expanded plan with memory against the adapter's limits.
     Validate {
         manifest: PathBuf,
@@ -177,6 +188,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             };
             cli::commands::run(&req)
         }
+        Command::Merge { out, parts, quiet } => cli::sweep::merge(&out, &parts, quiet),
         Command::Validate {
             manifest,
             seed,
