@@ -23,6 +23,7 @@ pub mod results;
 pub mod rng;
 pub mod runner;
 pub mod shard;
+pub mod slurm;
 pub mod stats;
 pub mod suggest;
 pub mod theory;

@@ -58,6 +58,30 @@ struct AdapterArgs {
 }
 
 impl AdapterArgs {
+    /// The same flags as `run` arguments (for the Slurm array tasks).
+    fn to_args(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let Some(b) = self.backend {
+            let name = match b {
+                BackendArg::Vulkan => "vulkan",
+                BackendArg::Metal => "metal",
+                BackendArg::Dx12 => "dx12",
+                BackendArg::Gl => "gl",
+            };
+            v.extend(["--backend".to_string(), name.to_string()]);
+        }
+        if let Some(a) = &self.adapter {
+            v.extend(["--adapter".to_string(), a.clone()]);
+        }
+        if self.fallback {
+            v.push("--fallback".into());
+        }
+        if let Some(m) = self.max_binding_mib {
+            v.extend(["--max-binding-mib".to_string(), m.to_string()]);
+        }
+        v
+    }
+
     fn options(&self) -> GpuOptions {
         GpuOptions {
             backend: self.backend.map(BackendArg::choice),
@@ -109,6 +133,39 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Write (and with --submit, submit) a Slurm job array of N shards and a merge job after it.
+    Slurm {
+        manifest: PathBuf,
+        /// Number of array tasks: one shard of the plan each.
+        #[arg(long, value_name = "N")]
+        array: usize,
+        /// Slurm partition of both jobs.
+        #[arg(long)]
+        partition: Option<String>,
+        /// GPUs per array task; 0 requests none.
+        #[arg(long, default_value_t = 1, value_name = "G")]
+        gpus_per_task: u32,
+        /// Slurm time limit of each job (e.g. 30, 2:00:00, 1-12:00:00).
+        #[arg(long)]
+        time: Option<String>,
+        /// The sweep's folder (default results/<name>/): shard-K-of-N/, the merged results, slurm/.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Submit both jobs with sbatch and print their ids.
+        #[arg(long)]
+        submit: bool,
+        /// Passed to every shard's `run`.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Passed to every shard's `run`.
+        #[arg(long)]
+        repeats: Option<u32>,
+        /// Passed to every shard's `run`.
+        #[arg(long)]
+        export_weights: bool,
+        #[command(flatten)]
+        adapter: AdapterArgs,
+    },
     /// Check a manifest and print the expanded plan with memory against the adapter's limits.
     Validate {
         manifest: PathBuf,
@@ -154,7 +211,13 @@ fn main() {
     let code = match dispatch(cli) {
         Ok(()) => 0,
         Err(e) => {
-            let code = e.downcast_ref::<RunError>().map_or(1, RunError::exit_code);
+            let code = e.downcast_ref::<RunError>().map_or_else(
+                || {
+                    e.downcast_ref::<initscope::slurm::SlurmError>()
+                        .map_or(1, initscope::slurm::SlurmError::exit_code)
+                },
+                RunError::exit_code,
+            );
             eprintln!("Error: {e:#}");
             code
         }
@@ -189,6 +252,43 @@ fn dispatch(cli: Cli) -> Result<()> {
             cli::commands::run(&req)
         }
         Command::Merge { out, parts, quiet } => cli::sweep::merge(&out, &parts, quiet),
+        Command::Slurm {
+            manifest,
+            array,
+            partition,
+            gpus_per_task,
+            time,
+            out,
+            submit,
+            seed,
+            repeats,
+            export_weights,
+            adapter,
+        } => {
+            let mut run_args = Vec::new();
+            if let Some(s) = seed {
+                run_args.extend(["--seed".to_string(), s.to_string()]);
+            }
+            if let Some(r) = repeats {
+                run_args.extend(["--repeats".to_string(), r.to_string()]);
+            }
+            if export_weights {
+                run_args.push("--export-weights".into());
+            }
+            run_args.extend(adapter.to_args());
+            let a = cli::sweep::SlurmArgs {
+                manifest,
+                array,
+                partition,
+                gpus_per_task,
+                time,
+                out,
+                submit,
+                overrides: initscope::manifest::PlanOverrides { seed, repeats },
+                run_args,
+            };
+            cli::sweep::slurm(&a)
+        }
         Command::Validate {
             manifest,
             seed,
