@@ -14,7 +14,11 @@ use std::path::PathBuf;
 #[command(
     name = "initscope",
     version,
-    about = "Weight-initialization and gradient-flow experiments on the GPU"
+    about = "Weight-initialization and gradient-flow experiments on the GPU",
+    after_help = "Exit codes: 0 success; 2 usage or manifest error (nothing was run); \
+1 failure while running (finished runs are kept).
+Environment: NO_COLOR disables colour; WGPU_BACKEND and WGPU_ADAPTER_NAME pick the adapter.
+Start with: initscope run experiments/quickstart.json"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -95,6 +99,12 @@ impl AdapterArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Run a manifest: every run on the GPU, then results.json, summary.csv, figures and report.html.
+    #[command(after_help = "Examples:
+  initscope run experiments/quickstart.json
+  initscope run experiments/init-impact.json --out /tmp/ii --seed 7 --repeats 3
+  initscope run experiments/lsuv.json --export-weights --self-contained
+  initscope run experiments/std-sweep.json --resume --quiet
+  initscope run experiments/std-sweep.json --shard 2/4")]
     Run {
         manifest: PathBuf,
         /// Output folder (default results/<name>/).
@@ -119,10 +129,16 @@ enum Command {
         /// No progress bar and no table.
         #[arg(long, short)]
         quiet: bool,
+        /// Embed the figures in report.html: one file to send or attach.
+        #[arg(long)]
+        self_contained: bool,
         #[command(flatten)]
         adapter: AdapterArgs,
     },
     /// Merge the shard folders of one plan into OUT, as an unsharded run would have written it.
+    #[command(after_help = "Examples:
+  initscope merge results/std-sweep results/std-sweep/shard-*-of-4
+  initscope merge /tmp/sweep /scratch/a/shard-1-of-2 /scratch/b/shard-2-of-2 --self-contained")]
     Merge {
         /// The merged folder (e.g. results/<name>).
         out: PathBuf,
@@ -132,8 +148,15 @@ enum Command {
         /// No table.
         #[arg(long, short)]
         quiet: bool,
+        /// Embed the figures in report.html: one file to send or attach.
+        #[arg(long)]
+        self_contained: bool,
     },
     /// Write (and with --submit, submit) a Slurm job array of N shards and a merge job after it.
+    #[command(after_help = "Examples:
+  initscope slurm experiments/std-sweep.json --array 8
+  initscope slurm experiments/std-sweep.json --array 8 --partition gpu --time 1:00:00 --submit
+  initscope slurm experiments/lsuv.json --array 4 --gpus-per-task 0 --out /scratch/$USER/lsuv --submit")]
     Slurm {
         manifest: PathBuf,
         /// Number of array tasks: one shard of the plan each.
@@ -167,6 +190,9 @@ enum Command {
         adapter: AdapterArgs,
     },
     /// Check a manifest and print the expanded plan with memory against the adapter's limits.
+    #[command(after_help = "Examples:
+  initscope validate experiments/std-sweep.json
+  initscope validate experiments/init-impact.json --repeats 5 --max-binding-mib 64")]
     Validate {
         manifest: PathBuf,
         #[arg(long)]
@@ -177,6 +203,9 @@ enum Command {
         adapter: AdapterArgs,
     },
     /// List every adapter with its limits and optional features.
+    #[command(after_help = "Examples:
+  initscope devices
+  initscope devices --json --backend vulkan")]
     Devices {
         #[arg(long)]
         json: bool,
@@ -184,6 +213,10 @@ enum Command {
         adapter: AdapterArgs,
     },
     /// Benchmark fills, init kernels, GEMM and full steps on the chosen adapter.
+    #[command(after_help = "Examples:
+  initscope bench --quick
+  initscope bench --tune --json bench.json
+  initscope bench --json - > bench.json")]
     Bench {
         /// Also write the report as JSON ("-" for stdout).
         #[arg(long)]
@@ -197,12 +230,28 @@ enum Command {
         #[command(flatten)]
         adapter: AdapterArgs,
     },
-    /// Regenerate every figure and report.html from a results.json alone.
+    /// Regenerate every figure, layers.csv and report.html from a results.json alone.
+    #[command(after_help = "Examples:
+  initscope plot results/init-impact/results.json
+  initscope plot results/init-impact/results.json --out /tmp/figs --self-contained")]
     Plot {
         results: PathBuf,
         /// Output folder (default: the folder of results.json).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Embed the figures in report.html: one file to send or attach.
+        #[arg(long)]
+        self_contained: bool,
+    },
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  initscope completions bash > ~/.local/share/bash-completion/completions/initscope
+  initscope completions zsh > ~/.zfunc/_initscope
+  initscope completions fish > ~/.config/fish/completions/initscope.fish
+  initscope completions powershell >> $PROFILE")]
+    Completions {
+        /// The shell: bash, zsh, fish or powershell (also elvish).
+        shell: clap_complete::Shell,
     },
 }
 
@@ -236,6 +285,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             resume,
             shard,
             quiet,
+            self_contained,
             adapter,
         } => {
             let req = RunRequest {
@@ -246,12 +296,18 @@ fn dispatch(cli: Cli) -> Result<()> {
                 export_weights,
                 resume,
                 quiet,
+                self_contained,
                 gpu: adapter.options(),
                 shard,
             };
             cli::commands::run(&req)
         }
-        Command::Merge { out, parts, quiet } => cli::sweep::merge(&out, &parts, quiet),
+        Command::Merge {
+            out,
+            parts,
+            quiet,
+            self_contained,
+        } => cli::sweep::merge(&out, &parts, quiet, self_contained),
         Command::Slurm {
             manifest,
             array,
@@ -296,7 +352,16 @@ fn dispatch(cli: Cli) -> Result<()> {
             adapter,
         } => cli::commands::validate(&manifest, seed, repeats, &adapter.options()),
         Command::Devices { json, adapter } => cli::commands::devices(json, &adapter.options()),
-        Command::Plot { results, out } => cli::commands::plot(&results, out),
+        Command::Plot {
+            results,
+            out,
+            self_contained,
+        } => cli::commands::plot(&results, out, self_contained),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "initscope", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Bench {
             json,
             quick,

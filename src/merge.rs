@@ -5,11 +5,12 @@
 //! (`run --shard K/N`) of the same plan (the same plan hash: manifest,
 //! `--seed` and `--repeats`), split the same way, and cover every run of
 //! the plan exactly once. Then `results.json` (runs in plan order, each
-//! with the adapter it ran on), `summary.csv`, exported weights, the
-//! figures and the report are written as `run` writes them.
+//! with the adapter it ran on), `summary.csv`, `layers.csv`, exported
+//! weights, the figures and the report are written as `run` writes them.
 
 use crate::io::{ensure_writable, write_atomic};
 use crate::plan::plan_hash;
+use crate::report::html::Images;
 use crate::report::plots::Figure;
 use crate::results::files::{read_results, write_results};
 use crate::results::{
@@ -62,7 +63,7 @@ pub struct Merged {
 }
 
 /// Merges the shard folders `parts` into `out`.
-pub fn merge(out: &Path, parts: &[PathBuf]) -> Result<Merged, MergeError> {
+pub fn merge(out: &Path, parts: &[PathBuf], images: Images) -> Result<Merged, MergeError> {
     if parts.is_empty() {
         return Err(MergeError::NoParts);
     }
@@ -82,7 +83,7 @@ pub fn merge(out: &Path, parts: &[PathBuf]) -> Result<Merged, MergeError> {
         shard: None,
         runs,
     };
-    let figures = write_merged(out, &doc, &parts)?;
+    let figures = write_merged(out, &doc, &parts, images)?;
     Ok(Merged {
         doc,
         dir: out.to_path_buf(),
@@ -311,7 +312,12 @@ fn adapters_of(runs: &[RunResult]) -> Vec<(AdapterRecord, usize)> {
 
 /// Writes the merged folder: weights, results.json + summary.csv, then the
 /// figures and the report.
-fn write_merged(out: &Path, doc: &ResultsDoc, parts: &[Part]) -> Result<Vec<Figure>, MergeError> {
+fn write_merged(
+    out: &Path,
+    doc: &ResultsDoc,
+    parts: &[Part],
+    images: Images,
+) -> Result<Vec<Figure>, MergeError> {
     let fail = |what: &str, e: &dyn std::fmt::Display| {
         MergeError::Write(format!("{what} {}: {e}", out.display()))
     };
@@ -331,5 +337,5 @@ fn write_merged(out: &Path, doc: &ResultsDoc, parts: &[Part]) -> Result<Vec<Figu
         }
     }
     write_results(out, doc).map_err(|e| fail("writing results to", &e))?;
-    crate::runner::finish(doc, out).map_err(|e| MergeError::Write(e.to_string()))
+    crate::runner::finish(doc, out, images).map_err(|e| MergeError::Write(e.to_string()))
 }

@@ -9,7 +9,8 @@ use crate::io::{ensure_writable, write_atomic};
 use crate::manifest::{Manifest, ManifestError, PlanOverrides};
 use crate::model::Model;
 use crate::plan::{Plan, PlanError, PlannedRun};
-use crate::results::files::{read_results, write_results};
+use crate::report::html::Images;
+use crate::results::files::{read_results, write_results, write_tidy};
 use crate::results::{
     ResultsDoc, RunResult, RunSummary, SCHEMA_VERSION, ShardRecord, Timing, ToolRecord,
 };
@@ -29,6 +30,8 @@ pub struct RunRequest {
     pub export_weights: bool,
     pub resume: bool,
     pub quiet: bool,
+    /// Embed the figures in report.html (one file to send).
+    pub self_contained: bool,
     pub gpu: GpuOptions,
     /// `--shard K/N`: run only that part of the plan.
     pub shard: Option<Shard>,
@@ -185,7 +188,12 @@ pub fn execute(
         progress.run_finished(i, previous.contains_key(hash));
     }
     progress.finish();
-    let figures = finish(&doc, &dir)?;
+    let images = if req.self_contained {
+        Images::Embedded
+    } else {
+        Images::Linked
+    };
+    let figures = finish(&doc, &dir, images)?;
     Ok(Outcome {
         doc,
         dir,
@@ -209,11 +217,17 @@ fn new_doc(gpu: &Gpu, plan: &Plan, plan_hash: String, shard: Option<ShardRecord>
     }
 }
 
-/// What follows the last run, once `results.json` is complete: the figures
-/// and the report. `merge` ends the same way, so a merged sweep's folder
-/// looks like an unsharded one's.
-pub fn finish(doc: &ResultsDoc, dir: &Path) -> Result<Vec<crate::report::plots::Figure>, RunError> {
-    crate::report::render(doc, dir).map_err(|e| RunError::Failed(e.to_string()))
+/// What follows the last run, once `results.json` is complete: `layers.csv`,
+/// the figures and the report. `merge` ends the same way, so a merged
+/// sweep's folder looks like an unsharded one's.
+pub fn finish(
+    doc: &ResultsDoc,
+    dir: &Path,
+    images: Images,
+) -> Result<Vec<crate::report::plots::Figure>, RunError> {
+    write_tidy(dir, doc)
+        .map_err(|e| RunError::Failed(format!("writing layers.csv to {}: {e}", dir.display())))?;
+    crate::report::render(doc, dir, images).map_err(|e| RunError::Failed(e.to_string()))
 }
 
 fn resume_map(resume: bool, dir: &Path) -> Result<HashMap<String, RunResult>, RunError> {

@@ -5,6 +5,7 @@ use crate::out;
 use anyhow::Result;
 use initscope::manifest::PlanOverrides;
 use initscope::merge::MergeError;
+use initscope::report::html::Images;
 use initscope::runner::{self, RunError};
 use initscope::shard::{self, Split};
 use initscope::slurm::{self, SlurmRequest};
@@ -12,8 +13,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// `initscope merge OUT PART...`.
-pub fn merge(out: &Path, parts: &[PathBuf], quiet: bool) -> Result<()> {
-    let merged = initscope::merge::merge(out, parts).map_err(|e| match e {
+pub fn merge(out: &Path, parts: &[PathBuf], quiet: bool, self_contained: bool) -> Result<()> {
+    let images = if self_contained {
+        Images::Embedded
+    } else {
+        Images::Linked
+    };
+    let merged = initscope::merge::merge(out, parts, images).map_err(|e| match e {
         e @ MergeError::Write(_) => RunError::Failed(e.to_string()),
         e => RunError::Usage(e.to_string()),
     })?;
@@ -22,7 +28,7 @@ pub fn merge(out: &Path, parts: &[PathBuf], quiet: bool) -> Result<()> {
     }
     out!("{}", super::table::runs_table(&merged.doc));
     out!(
-        "Merged {} shard folder(s): {} runs into {} (results.json, summary.csv, {} figures, report.html).",
+        "Merged {} shard folder(s): {} runs into {} (results.json, summary.csv, layers.csv, {} figures, report.html).",
         merged.parts,
         merged.doc.runs.len(),
         merged.dir.display(),
