@@ -144,21 +144,7 @@ pub fn execute(
         None => None,
     };
     plan.check_fits(exec::limits(gpu))?;
-    let dir = out_dir(req, &plan.manifest);
-    ensure_writable(&dir).map_err(|e| {
-        RunError::Usage(format!(
-            "output folder {} is not writable: {e}",
-            dir.display()
-        ))
-    })?;
-    if req.export_weights {
-        ensure_writable(&dir.join("weights")).map_err(|e| {
-            RunError::Usage(format!(
-                "output folder {}/weights is not writable: {e}",
-                dir.display()
-            ))
-        })?;
-    }
+    let dir = prepare_dir(req, &plan)?;
     let previous = resume_map(req.resume, &dir)?;
     let mut doc = new_doc(gpu, &plan, plan_hash, shard);
     let (mut ran, mut skipped) = (0, 0);
@@ -202,6 +188,25 @@ pub fn execute(
         figures,
         plan_runs,
     })
+}
+
+/// The output folder, created and tried (with `weights/` when exporting)
+/// before any GPU work.
+fn prepare_dir(req: &RunRequest, plan: &Plan) -> Result<PathBuf, RunError> {
+    let dir = out_dir(req, &plan.manifest);
+    let mut folders = vec![dir.clone()];
+    if req.export_weights {
+        folders.push(dir.join("weights"));
+    }
+    for f in folders {
+        ensure_writable(&f).map_err(|e| {
+            RunError::Usage(format!(
+                "output folder {} is not writable: {e}",
+                f.display()
+            ))
+        })?;
+    }
+    Ok(dir)
 }
 
 /// An empty results document for `plan` on `gpu`.

@@ -2,7 +2,7 @@
 //! Slurm: three shards merged equal one unsharded run (per-run records bit
 //! for bit, timing aside), a shard resumes on its own, the Slurm scripts run
 //! under plain bash, runs from different adapters are noted in the report,
-//! and bad input exits 2 without writing anything.
+//! and bad shards or parts exit 2 without writing or overwriting anything.
 
 #[path = "common/cli.rs"]
 mod cli_support;
@@ -144,44 +144,28 @@ fn as_if_on(src: &Path, dst: &Path, adapter: &str) {
     std::fs::write(dst.join("results.json"), doc.to_string()).unwrap();
 }
 
-#[test]
-fn slurm_scripts_run_under_bash_and_mixed_adapters_are_noted() {
-    let _heavy = heavy();
-    let dir = TempDir::new("scripts");
-    let m = dir.join("m.json");
-    std::fs::write(&m, manifest(8)).unwrap();
-    let sweep = dir.join("sweep");
-    let args = [
-        "slurm",
-        s(&m),
-        "--array",
-        "2",
-        "--out",
-        s(&sweep),
-        "--gpus-per-task",
-        "0",
-    ];
-    let r = initscope_ok(&args);
+/// `slurm` without `--submit`: both scripts, by absolute path, with a GPU
+/// line only when asked for.
+fn check_scripts(dir: &TempDir, m: &Path, sweep: &Path) {
+    let args = ["slurm", s(m), "--array", "2", "--gpus-per-task", "0"];
+    let r = initscope_ok(&[&args[..], &["--out", s(sweep)]].concat());
     assert!(r.stdout.contains("sbatch --parsable"), "{}", r.show());
     let array = std::fs::read_to_string(sweep.join("slurm/array.sbatch")).unwrap();
     assert!(array.contains("#SBATCH --array=1-2\n"), "{array}");
-    assert!(
-        array.contains(&format!("exec '{}' run '{}'", bin(), s(&m))),
-        "{array}"
-    );
+    let exec = format!("exec '{}' run '{}'", bin(), s(m));
+    assert!(array.contains(&exec), "{array}");
     assert!(
         !array.contains("gpus"),
-        "--gpus-per-task 0 writes no GPU line:\n{array}"
+        "--gpus-per-task 0 wrote a GPU line:\n{array}"
     );
-    let with_gpu = initscope_ok(&[&args[..4], &["--out", s(&dir.join("g"))]].concat());
-    let g = std::fs::read_to_string(dir.join("g/slurm/array.sbatch")).unwrap();
-    assert!(
-        g.contains("#SBATCH --gpus-per-task=1\n"),
-        "{g}\n{}",
-        with_gpu.show()
-    );
+    let gpu_dir = dir.join("g");
+    initscope_ok(&[&args[..4], &["--out", s(&gpu_dir)]].concat());
+    let g = std::fs::read_to_string(gpu_dir.join("slurm/array.sbatch")).unwrap();
+    assert!(g.contains("#SBATCH --gpus-per-task=1\n"), "{g}");
+}
 
-    // What a node would do: each array task, then the merge job.
+/// What the nodes would do: each array task, then the merge job.
+fn run_scripts_with_bash(dir: &TempDir, sweep: &Path) {
     let bash = |script: &str, task: Option<usize>| {
         let mut c = Command::new("bash");
         c.arg(sweep.join("slurm").join(script))
@@ -197,14 +181,21 @@ fn slurm_scripts_run_under_bash_and_mixed_adapters_are_noted() {
     bash("array.sbatch", Some(1));
     bash("array.sbatch", Some(2));
     bash("merge.sbatch", None);
+}
+
+#[test]
+fn slurm_scripts_run_under_bash_and_mixed_adapters_are_noted() {
+    let _heavy = heavy();
+    let dir = TempDir::new("scripts");
+    let m = dir.join("m.json");
+    std::fs::write(&m, manifest(8)).unwrap();
+    let sweep = dir.join("sweep");
+    check_scripts(&dir, &m, &sweep);
+    run_scripts_with_bash(&dir, &sweep);
     let merged = read_doc(&sweep);
     assert_eq!(merged.runs.len(), 7);
-    assert!(
-        merged
-            .runs
-            .iter()
-            .all(|r| r.adapter.as_ref() == Some(&merged.adapter))
-    );
+    let same = |r: &initscope::results::RunResult| r.adapter.as_ref() == Some(&merged.adapter);
+    assert!(merged.runs.iter().all(same));
 
     // The same shards, one of them from "another adapter".
     let mixed = dir.join("mixed");
@@ -226,21 +217,16 @@ fn refused(args: &[&str], says: &[&str]) {
     assert_eq!(r.code, Some(2), "{args:?}\n{}", r.show());
     assert!(!r.stderr.contains("panicked"), "{}", r.show());
     for s in says {
-        assert!(
-            r.stderr.contains(s),
-            "{args:?}: stderr lacks {s:?}\n{}",
-            r.show()
-        );
+        let ok = r.stderr.contains(s);
+        assert!(ok, "{args:?}: stderr lacks {s:?}\n{}", r.show());
     }
 }
 
 #[test]
-fn bad_shards_and_parts_exit_2_and_overwrite_nothing() {
-    let _heavy = heavy();
+fn bad_shards_exit_2_and_write_nothing() {
     let dir = TempDir::new("bad-shards");
-    let (m, m2) = (dir.join("m.json"), dir.join("m2.json"));
+    let m = dir.join("m.json");
     std::fs::write(&m, manifest(9)).unwrap();
-    std::fs::write(&m2, manifest(10)).unwrap();
     let out = dir.join("never");
     for (k, says) in [
         ("0/3", "between 1 and N"),
@@ -251,69 +237,60 @@ fn bad_shards_and_parts_exit_2_and_overwrite_nothing() {
     ] {
         refused(&["run", s(&m), "--shard", k, "--out", s(&out)], &[says]);
     }
-    refused(
-        &["slurm", s(&m), "--array", "8", "--out", s(&out)],
-        &["only 7 run(s)"],
-    );
+    let slurm = ["slurm", s(&m), "--array", "8", "--out", s(&out)];
+    refused(&slurm, &["only 7 run(s)"]);
     assert!(!out.exists(), "a refused shard wrote {}", out.display());
+}
 
-    let part = |k: usize, m: &PathBuf, name: &str| {
-        let p = dir.join(name);
-        initscope_ok(&[
-            "run",
-            s(m),
-            "--shard",
-            &format!("{k}/3"),
-            "--out",
-            s(&p),
-            "-q",
-        ]);
-        p
-    };
-    let (p1, p2, p3) = (part(1, &m, "p1"), part(2, &m, "p2"), part(3, &m, "p3"));
-    let other = part(2, &m2, "other-2");
+/// Shard `k` of 3 of manifest `m` into `dir/name`.
+fn part(dir: &TempDir, m: &Path, k: usize, name: &str) -> PathBuf {
+    let p = dir.join(name);
+    let shard = format!("{k}/3");
+    initscope_ok(&["run", s(m), "--shard", &shard, "--out", s(&p), "-q"]);
+    p
+}
+
+#[test]
+fn bad_parts_exit_2_and_overwrite_nothing() {
+    let _heavy = heavy();
+    let dir = TempDir::new("bad-parts");
+    let (m, m2) = (dir.join("m.json"), dir.join("m2.json"));
+    std::fs::write(&m, manifest(9)).unwrap();
+    std::fs::write(&m2, manifest(10)).unwrap();
+    let (p1, p2, p3) = (
+        part(&dir, &m, 1, "p1"),
+        part(&dir, &m, 2, "p2"),
+        part(&dir, &m, 3, "p3"),
+    );
+    let other = part(&dir, &m2, 2, "other-2");
+    let (empty, single, copy) = (dir.join("empty"), dir.join("single"), dir.join("copy"));
+    std::fs::create_dir_all(&empty).unwrap();
+    initscope_ok(&["run", s(&m), "--out", s(&single), "-q"]);
+    // A copy of a shard under another name: its runs are duplicates.
+    as_if_on(&p2, &copy, "same");
     let target = dir.join("merged");
     std::fs::create_dir_all(&target).unwrap();
     std::fs::write(target.join("results.json"), "sentinel").unwrap();
-    let empty = dir.join("empty");
-    std::fs::create_dir_all(&empty).unwrap();
-    let single = dir.join("single");
-    initscope_ok(&["run", s(&m), "--out", s(&single), "-q"]);
     let t = s(&target);
-    refused(
-        &["merge", t, s(&p1), s(&other), s(&p3)],
-        &["different plans", "other-2"],
-    );
-    refused(
-        &["merge", t, s(&p1), s(&empty), s(&p3)],
-        &["empty has no results.json"],
-    );
-    refused(
-        &["merge", t, s(&p1), s(&dir.join("nope")), s(&p3)],
-        &["does not exist"],
-    );
-    refused(
-        &["merge", t, s(&p1), s(&p3)],
-        &["missing", "shard 2/3", "no folder"],
-    );
-    refused(
-        &["merge", t, s(&p1), s(&p2), s(&p3), s(&p2)],
-        &["given twice"],
-    );
-    refused(&["merge", t, s(&single)], &["not a shard"]);
-    refused(&["merge", s(&p1), s(&p1), s(&p2), s(&p3)], &["also a part"]);
-    // A copy of a shard under another name: its runs are duplicates.
-    let copy = dir.join("copy");
-    as_if_on(&p2, &copy, "same");
-    refused(
-        &["merge", t, s(&p1), s(&p2), s(&copy), s(&p3)],
-        &["given twice: r0"],
-    );
-    assert_eq!(
-        std::fs::read_to_string(target.join("results.json")).unwrap(),
-        "sentinel"
-    );
+    let (p1, p2, p3) = (s(&p1), s(&p2), s(&p3));
+    for (args, says) in [
+        (
+            vec![t, p1, s(&other), p3],
+            &["different plans", "other-2"][..],
+        ),
+        (vec![t, p1, s(&empty), p3], &["empty has no results.json"]),
+        (vec![t, p1, s(&dir.join("nope")), p3], &["does not exist"]),
+        (vec![t, p1, p3], &["missing", "shard 2/3", "no folder"]),
+        (vec![t, p1, p2, p3, p2], &["given twice"]),
+        (vec![t, p1, p2, s(&copy), p3], &["given twice: r0"]),
+        (vec![t, s(&single)], &["not a shard"]),
+        (vec![p1, p1, p2, p3], &["also a part"]),
+    ] {
+        refused(&[&["merge"][..], &args].concat(), says);
+    }
+    let kept = std::fs::read_to_string(target.join("results.json")).unwrap();
+    assert_eq!(kept, "sentinel");
     assert_eq!(files(&target), vec!["results.json".to_string()]);
-    initscope_ok(&["merge", t, s(&p1), s(&p2), s(&p3)]);
+    initscope_ok(&["merge", t, p1, p2, p3]);
     assert_eq!(read_doc(&target).runs.len(), 7);
 }

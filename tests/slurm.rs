@@ -161,66 +161,61 @@ fn skip_or_fail(why: &str) {
     );
 }
 
-#[test]
-fn slurm_array_and_merge_equal_one_unsharded_run() {
-    if let Some(why) = slurm_cluster::unavailable() {
-        return skip_or_fail(&why);
-    }
-    let t0 = Instant::now();
-    let tmp = TempDir::new("slurm");
-    let manifest = tmp.join("sweep.json");
-    std::fs::write(&manifest, MANIFEST).expect("manifest");
-    let single = tmp.join("single");
-    initscope_ok(&["run", s(&manifest), "--out", s(&single), "--quiet"]);
-    // The cluster's files share the folder, so that `leftovers` below also
-    // finds job processes (their command lines name the sweep folders).
-    // 4 CPUs: the three array tasks run at once (config_overrides allows it).
-    let mut c = Cluster::start(tmp.path(), 4);
-    let t_up = t0.elapsed();
+/// A sweep's paths: the manifest, the unsharded reference run, the temp root.
+struct Sweep<'a> {
+    manifest: &'a Path,
+    single: &'a Path,
+    root: &'a Path,
+}
 
-    // A GPU request on a node without GPUs: refused at submission, exit 2.
-    let gpu = slurm(
-        &c,
-        &[
-            s(&manifest),
-            "--array",
-            "3",
-            "--out",
-            s(&tmp.join("gpu")),
-            "--submit",
-        ],
-    );
-    assert_eq!(gpu.code, Some(2), "{}", gpu.show());
-    assert!(
-        gpu.stderr.contains("sbatch refused the array job"),
-        "{}",
-        gpu.show()
-    );
+/// The flags every submission here uses (no GPU line: the node has none).
+const SUBMIT: [&str; 7] = [
+    "--array",
+    "3",
+    "--gpus-per-task",
+    "0",
+    "--time",
+    "5",
+    "--submit",
+];
 
-    // The array and its merge job.
-    let sweep = tmp.join("sweep");
-    let args = [
-        "--array",
-        "3",
-        "--gpus-per-task",
-        "0",
-        "--time",
-        "5",
-        "--submit",
-    ];
+/// `initscope slurm --submit` into `out`; insists on exit 0.
+fn submit(c: &Cluster, sw: &Sweep, out: &Path) -> Ran {
     let r = slurm(
-        &c,
-        &[&[s(&manifest), "--out", s(&sweep)][..], &args].concat(),
+        c,
+        &[&[s(sw.manifest), "--out", s(out)][..], &SUBMIT].concat(),
     );
     assert_eq!(r.code, Some(0), "{}", r.show());
+    r
+}
+
+/// A GPU request on a node without GPUs: refused at submission, exit 2.
+fn gpu_request_is_refused(c: &Cluster, sw: &Sweep) {
+    let out = sw.root.join("gpu");
+    let r = slurm(
+        c,
+        &[s(sw.manifest), "--array", "3", "--out", s(&out), "--submit"],
+    );
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(
+        r.stderr.contains("sbatch refused the array job"),
+        "{}",
+        r.show()
+    );
+}
+
+/// The array and its merge job complete; the merge equals the unsharded run.
+fn array_and_merge_complete(c: &Cluster, sw: &Sweep) {
+    let sweep = sw.root.join("sweep");
+    let r = submit(c, sw, &sweep);
     let (array, merge) = (
         job_id(&r.stdout, "array job"),
         job_id(&r.stdout, "merge job"),
     );
-    assert_eq!(wait_jobs(&c, Duration::from_secs(90)), Waited::Done);
-    let states = job_states(&c, &array);
+    assert_eq!(wait_jobs(c, Duration::from_secs(90)), Waited::Done);
+    let states = job_states(c, &array);
     assert_eq!(states.len(), 3, "{states:?}");
-    for (state, exit) in states.iter().chain(&job_states(&c, &merge)) {
+    for (state, exit) in states.iter().chain(&job_states(c, &merge)) {
         assert_eq!(
             (state.as_str(), exit.as_str()),
             ("COMPLETED", "0:0"),
@@ -228,32 +223,27 @@ fn slurm_array_and_merge_equal_one_unsharded_run() {
             c.logs()
         );
     }
-    assert_same_runs(&sweep, &single, &c);
-    let t_happy = t0.elapsed();
+    assert_same_runs(&sweep, sw.single, c);
+}
 
-    // Task 2 fails (its output folder is a file); the merge never starts
-    // until task 2 is resubmitted alone with the printed command.
-    let sweep2 = tmp.join("sweep2");
-    std::fs::create_dir_all(&sweep2).expect("sweep2");
-    std::fs::write(sweep2.join("shard-2-of-3"), "in the way").expect("blocker");
-    let r = slurm(
-        &c,
-        &[&[s(&manifest), "--out", s(&sweep2)][..], &args].concat(),
-    );
-    assert_eq!(r.code, Some(0), "{}", r.show());
-    let merge2 = job_id(&r.stdout, "merge job");
-    assert_eq!(
-        wait_jobs(&c, Duration::from_secs(90)),
-        Waited::NeverSatisfied(vec![merge2.clone()])
-    );
-    let failed = job_states(&c, &job_id(&r.stdout, "array job"));
+/// Task 2 fails (its output folder is a file in the way): the merge never
+/// starts, until task 2 is resubmitted alone with the printed command.
+fn failed_task_is_resubmitted_alone(c: &Cluster, sw: &Sweep) {
+    let sweep = sw.root.join("sweep2");
+    std::fs::create_dir_all(&sweep).expect("sweep2");
+    std::fs::write(sweep.join("shard-2-of-3"), "in the way").expect("blocker");
+    let r = submit(c, sw, &sweep);
+    let merge = job_id(&r.stdout, "merge job");
+    let stuck = wait_jobs(c, Duration::from_secs(90));
+    assert_eq!(stuck, Waited::NeverSatisfied(vec![merge.clone()]));
+    let failed = job_states(c, &job_id(&r.stdout, "array job"));
     assert_eq!(
         failed.iter().filter(|s| s.0 == "FAILED").count(),
         1,
         "{failed:?}"
     );
-    assert!(!sweep2.join("results.json").exists(), "the merge ran");
-    std::fs::remove_file(sweep2.join("shard-2-of-3")).expect("unblock");
+    assert!(!sweep.join("results.json").exists(), "the merge ran");
+    std::fs::remove_file(sweep.join("shard-2-of-3")).expect("unblock");
     let resubmit = r
         .stdout
         .lines()
@@ -265,26 +255,58 @@ fn slurm_array_and_merge_equal_one_unsharded_run() {
     c.env(&mut bash);
     let status = bash.status().expect("bash");
     assert!(status.success(), "{resubmit}: {status}");
-    assert_eq!(wait_jobs(&c, Duration::from_secs(90)), Waited::Done);
+    assert_eq!(wait_jobs(c, Duration::from_secs(90)), Waited::Done);
+    let done = job_states(c, &merge);
     assert_eq!(
-        job_states(&c, &merge2),
-        vec![("COMPLETED".into(), "0:0".into())]
+        done,
+        vec![("COMPLETED".into(), "0:0".into())],
+        "{}",
+        c.logs()
     );
-    assert_same_runs(&sweep2, &single, &c);
-    let t_resubmit = t0.elapsed();
+    assert_same_runs(&sweep, sw.single, c);
+}
 
+/// After `stop`: no process names the cluster's folder, no port answers.
+fn nothing_is_left(c: &mut Cluster) {
     c.stop();
     let left = c.leftovers();
     assert!(left.is_empty(), "processes left after stop: {left:#?}");
     for port in [c.ports.0, c.ports.1] {
-        assert!(
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
-            "port {port} still open"
-        );
+        let open = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+        assert!(!open, "port {port} still open");
     }
+}
+
+#[test]
+fn slurm_array_and_merge_equal_one_unsharded_run() {
+    if let Some(why) = slurm_cluster::unavailable() {
+        return skip_or_fail(&why);
+    }
+    let t0 = Instant::now();
+    let tmp = TempDir::new("slurm");
+    let manifest = tmp.join("sweep.json");
+    std::fs::write(&manifest, MANIFEST).expect("manifest");
+    let single = tmp.join("single");
+    initscope_ok(&["run", s(&manifest), "--out", s(&single), "--quiet"]);
+    let sw = Sweep {
+        manifest: &manifest,
+        single: &single,
+        root: tmp.path(),
+    };
+    // The cluster's files share the folder, so that `leftovers` also finds
+    // job processes (their command lines name the sweep folders). 4 CPUs:
+    // the three array tasks run at once (config_overrides allows it).
+    let mut c = Cluster::start(tmp.path(), 4);
+    let t_up = t0.elapsed();
+    gpu_request_is_refused(&c, &sw);
+    array_and_merge_complete(&c, &sw);
+    let t_array = t0.elapsed();
+    failed_task_is_resubmitted_alone(&c, &sw);
+    let t_resubmit = t0.elapsed();
+    nothing_is_left(&mut c);
     eprintln!(
-        "slurm test: cluster up {t_up:.1?}, array+merge done {t_happy:.1?}, \
-         failure+resubmit done {t_resubmit:.1?}, stopped {:.1?}",
+        "slurm test: reference run + cluster up {t_up:.1?}, array + merge done {t_array:.1?}, \
+         failure + resubmit done {t_resubmit:.1?}, all stopped {:.1?}",
         t0.elapsed()
     );
 }
