@@ -10,6 +10,7 @@
 //! the builder that wires them, not a new executor.
 
 pub mod build;
+pub mod cost;
 pub mod memory;
 pub mod records;
 
