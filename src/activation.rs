@@ -67,6 +67,16 @@ impl Activation {
         })
     }
 
+    /// One of every activation, with default parameters, in opcode order
+    /// (for tests that must cover them all).
+    pub fn all() -> Vec<Activation> {
+        ACTIVATION_NAMES
+            .iter()
+            .filter(|n| **n != "linear")
+            .filter_map(|n| Activation::from_name(n))
+            .collect()
+    }
+
     /// The canonical snake_case name.
     pub fn name(&self) -> &'static str {
         match self {

@@ -210,6 +210,47 @@ impl Init {
         }
     }
 
+    /// LSUV's `(tol, max_iter)` when this scheme is `lsuv` (the weight is
+    /// rescaled on the GPU after its `pre` initialization), else `None`.
+    pub fn lsuv(&self) -> Option<(f64, u32)> {
+        match self {
+            Init::Lsuv { tol, max_iter, .. } => Some((*tol, *max_iter)),
+            _ => None,
+        }
+    }
+
+    /// Whether the memory plan reserves an orthogonal scratch buffer
+    /// (2·fan_in·fan_out floats) for this weight: `orthogonal`, and `lsuv`
+    /// (whose `pre` defaults to orthogonal).
+    pub fn needs_orthogonal_scratch(&self) -> bool {
+        matches!(self, Init::Orthogonal { .. } | Init::Lsuv { .. })
+    }
+
+    /// Whether the closed-form theory applies: false for `mixture`,
+    /// `from_file` and `lsuv`, whose weights no moment formula describes.
+    pub fn has_theory(&self) -> bool {
+        !matches!(
+            self,
+            Init::Mixture { .. } | Init::FromFile { .. } | Init::Lsuv { .. }
+        )
+    }
+
+    /// The `(path, tensor)` this scheme reads, looking through `lsuv`'s
+    /// `pre`; `None` when it reads no file.
+    pub fn file_tensor(&self) -> Option<(&std::path::Path, &str)> {
+        match self {
+            Init::FromFile { path, tensor } => Some((path, tensor)),
+            Init::Lsuv { pre, .. } => pre.file_tensor(),
+            _ => None,
+        }
+    }
+
+    /// An init from its manifest form, e.g. `{"scheme": "normal", "std": 0.1}`,
+    /// with defaults filled (for tests and benchmarks that need one by hand).
+    pub fn from_json(v: serde_json::Value) -> Result<Init, String> {
+        serde_json::from_value(v).map_err(|e| e.to_string())
+    }
+
     /// Schemes that need a matrix shape (fans, columns) and cannot fill a
     /// bias vector or an input batch.
     pub fn needs_matrix(&self) -> bool {
