@@ -231,6 +231,8 @@ fn run_one(
             total_ms: t.elapsed().as_secs_f64() * 1e3,
         },
         layers: out.layers,
+        blocks: out.blocks,
+        tensors: out.tensors_stats,
     })
 }
 

@@ -319,6 +319,8 @@ pub fn run(
         config_hash: format!("{id:016x}"),
         config: json!({"network": {"depth": net.depth, "width": net.width, "activation": net.act.name()}}),
         layers,
+        blocks: Vec::new(),
+        tensors: Vec::new(),
         summary,
         theory: Some(theory(net)),
         timing_ms: Timing {
