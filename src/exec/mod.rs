@@ -62,6 +62,8 @@ pub struct Tensors {
     /// (export key, shape, values).
     pub params: Vec<(String, Vec<usize>, Vec<f32>)>,
     pub input: Vec<f32>,
+    /// The target of an `mse` loss: (batch, output width).
+    pub target: Option<(Vec<usize>, Vec<f32>)>,
 }
 
 impl Tensors {
@@ -85,6 +87,8 @@ pub struct RunOutput {
     pub input: TensorStats,
     /// The network's output and its gradient (residual stacks).
     pub output: Option<(TensorStats, TensorStats)>,
+    /// The stream entering block 0 (residual stacks).
+    pub stream_in: Option<TensorStats>,
     pub loss: f64,
     pub init_ms: f64,
     pub step_ms: f64,
@@ -98,6 +102,7 @@ pub struct StepOutput {
     pub blocks: Vec<BlockRecord>,
     pub tensors: Vec<TensorRecord>,
     pub output: Option<(TensorStats, TensorStats)>,
+    pub stream_in: Option<TensorStats>,
     pub loss: f64,
     pub step_ms: f64,
 }
@@ -231,6 +236,7 @@ impl<'s> Session<'s> {
             blocks: r.blocks,
             tensors: r.tensors,
             output: r.output,
+            stream_in: r.stream_in,
             loss,
             step_ms,
         })
@@ -285,7 +291,13 @@ impl<'s> Session<'s> {
         }
         let n = m.batch * m.act(m.input).cols;
         let input = gpu.read("input", &self.bufs.acts[m.input.0].buf, 0, n)?;
-        Ok(Tensors { params, input })
+        let out = m.act(m.output).cols;
+        let target = self.read_target()?.map(|t| (vec![m.batch, out], t));
+        Ok(Tensors {
+            params,
+            input,
+            target,
+        })
     }
 
     /// Reads row tensor `id` back (batch × cols, row-major), as the last
@@ -383,6 +395,7 @@ pub fn run_model(
         tensors_stats: out.tensors,
         input: out.input,
         output: out.output,
+        stream_in: out.stream_in,
         loss: out.loss,
         init_ms: session.init_ms,
         step_ms: out.step_ms,

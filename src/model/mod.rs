@@ -211,6 +211,8 @@ pub enum StatKey {
     /// The network's output (`false`) or its gradient (`true`): the loss and
     /// the summary of stacks that have no `layers[]`.
     Output(bool),
+    /// The residual stream entering block 0.
+    StreamIn,
 }
 
 /// What a statistic is reduced from.

@@ -16,6 +16,8 @@ pub struct Records {
     pub tensors: Vec<TensorRecord>,
     /// The network's output and its gradient, where requested.
     pub output: Option<(TensorStats, TensorStats)>,
+    /// The stream entering block 0 (residual stacks).
+    pub stream_in: Option<TensorStats>,
 }
 
 /// Sorts the statistics of a step into records. `lsuv[i]` is layer i's
@@ -59,6 +61,7 @@ pub fn collect(
             StatKey::Tensor(p, field) => set_tensor(model, &mut r.tensors, p, field, s),
             StatKey::Output(false) => out.0 = Some(s),
             StatKey::Output(true) => out.1 = Some(s),
+            StatKey::StreamIn => r.stream_in = Some(s),
         }
     }
     if let (Some(v), Some(g)) = out {

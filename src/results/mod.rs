@@ -159,6 +159,12 @@ pub struct RunResult {
     /// from_file or LSUV: no number is invented).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub theory: Option<Prediction>,
+    /// Residual stacks: the stream-variance recursion, where it applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_theory: Option<BlockPrediction>,
+    /// Residual stacks: the stream entering block 0 (the input or its projection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_in: Option<TensorStats>,
     pub timing_ms: Timing,
 }
 
@@ -196,6 +202,20 @@ pub struct ResultsDoc {
     /// The manifest as given (before variant and sweep expansion).
     pub manifest: serde_json::Value,
     pub runs: Vec<RunResult>,
+}
+
+/// Mean-field predictions for a residual stack, one entry per block (see
+/// `theory/residual.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct BlockPrediction {
+    /// `"mean_field"`.
+    pub method: String,
+    /// Predicted std of the stream entering block 0.
+    pub stream_in_std: f64,
+    /// Predicted std of each block's output stream.
+    pub stream_std: Vec<f64>,
+    /// Predicted std of each block's a·FF(.).
+    pub branch_std: Vec<f64>,
 }
 
 /// Closed-form predictions for one run (see `theory.rs`), one entry per layer.

@@ -323,6 +323,8 @@ pub fn run(
         tensors: Vec::new(),
         summary,
         theory: Some(theory(net)),
+        block_theory: None,
+        stream_in: None,
         timing_ms: Timing {
             init_ms: 1.0,
             step_ms: 2.0,

@@ -93,6 +93,7 @@ fn wire(spec: &ResidualSpec, mut b: Builder, base_dir: Option<&Path>) -> Result<
         x = y;
     }
     let stream_in = x;
+    b.stat(StatKey::StreamIn, StatSource::Act(x), false, false);
     let position = spec.effective_position();
     let scales = spec.residual_scale.scales(spec.depth);
     let mut blocks = Vec::with_capacity(spec.depth);
