@@ -10,6 +10,7 @@
 //! the builder that wires them, not a new executor.
 
 pub mod build;
+pub mod cost;
 pub mod glob;
 pub mod memory;
 pub mod records;
@@ -76,6 +77,9 @@ pub struct Param {
     /// Multiplies the tensor after it was drawn (`overrides[].scale`), as
     /// `weight.data *= scale` does in torch.
     pub scale: Option<f64>,
+    /// Whether the scheme's moments feed the theory (not for mixtures,
+    /// tensors from files or LSUV: no number is invented).
+    pub theory: bool,
 }
 
 impl Param {

@@ -9,7 +9,7 @@
 
 use super::{ActId, NormKind, ParamId};
 use crate::activation::Activation;
-use crate::config::{Gain, Init, Loss};
+use crate::config::{Init, Loss};
 use crate::init::Sampler;
 
 /// Where the norm sits in a block.
@@ -83,9 +83,10 @@ impl ResidualScale {
             .map(|pattern| ParamOverride {
                 path: "network.residual_scale (deepnorm)".into(),
                 pattern: pattern.into(),
-                init: Some(Init::XavierNormal {
-                    gain: Gain::Value(beta),
-                }),
+                init: Some(
+                    Init::from_json(serde_json::json!({"scheme": "xavier_normal", "gain": beta}))
+                        .unwrap_or_else(|e| unreachable!("deepnorm init: {e}")),
+                ),
                 scale: None,
             })
             .collect()

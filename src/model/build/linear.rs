@@ -1,8 +1,7 @@
 //! Linear stacks: Linear → activation per layer.
 
 use super::Builder;
-use crate::activation::Activation;
-use crate::config::{Init, LayerSpec, RunSpec};
+use crate::config::{LayerSpec, RunSpec};
 use crate::init::{InitError, Shape, sampler};
 use crate::model::*;
 use crate::rng::Role;
@@ -77,7 +76,8 @@ fn dense_layer(
         sampler: sampler(&l.init, shape, l.activation, base_dir)?,
         layer: i as u32,
         role: Role::Weight,
-        lsuv: lsuv_of(&l.init),
+        lsuv: l.init.lsuv(),
+        theory: l.init.has_theory(),
         scale: None,
     });
     let bias = match &l.bias_init {
@@ -93,6 +93,7 @@ fn dense_layer(
             layer: i as u32,
             role: Role::Bias,
             lsuv: None,
+            theory: init.has_theory(),
             scale: None,
         })),
         None => None,
@@ -133,12 +134,4 @@ fn dense_layer(
     );
     b.stat(key(LayerField::GradAct), StatSource::Grad(a), false, false);
     Ok(a)
-}
-
-/// LSUV's (tol, max_iter) when `init` asks for it.
-fn lsuv_of(init: &Init) -> Option<(f64, u32)> {
-    match init {
-        Init::Lsuv { tol, max_iter, .. } => Some((*tol, *max_iter)),
-        _ => None,
-    }
 }

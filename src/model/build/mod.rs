@@ -6,6 +6,7 @@ mod block;
 mod linear;
 mod params;
 pub mod residual;
+pub mod resolve;
 
 use super::*;
 use crate::config::RunSpec;
@@ -17,7 +18,10 @@ pub use linear::build_linear;
 /// The model of `spec`'s network. Relative `from_file` paths resolve
 /// against `base_dir`.
 pub fn build(spec: &RunSpec, base_dir: Option<&Path>) -> Result<Model, InitError> {
-    build_linear(spec, base_dir)
+    match resolve::residual_spec(&spec.config)? {
+        Some(r) => residual::build_residual(&r, base_dir),
+        None => build_linear(spec, base_dir),
+    }
 }
 
 /// Collects tensors, parameters, ops and statistic requests.

@@ -138,8 +138,8 @@ pub(super) fn resolve_inits(
         .map(|d| match d.kind {
             Kind::Weight => (spec.init.clone(), None),
             Kind::Bias => (spec.bias_init.clone(), None),
-            Kind::NormWeight => (Init::Ones, None),
-            Kind::NormBias => (Init::Zeros, None),
+            Kind::NormWeight => (fixed(serde_json::json!({"scheme": "ones"})), None),
+            Kind::NormBias => (fixed(serde_json::json!({"scheme": "zeros"})), None),
         })
         .collect();
     let preset = spec.residual_scale.preset(spec.depth);
@@ -200,4 +200,10 @@ fn no_match(spec: &ResidualSpec, o: &ParamOverride, decls: &[Decl]) -> InitError
         o.path,
         similar.join(", ")
     ))
+}
+
+/// A scheme this file names itself (torch's norm defaults); its JSON is fixed,
+/// so it always parses.
+fn fixed(v: serde_json::Value) -> Init {
+    Init::from_json(v).unwrap_or_else(|e| unreachable!("fixed init: {e}"))
 }

@@ -48,6 +48,7 @@ pub fn build_residual(spec: &ResidualSpec, base_dir: Option<&Path>) -> Result<Mo
                 Role::Bias
             },
             lsuv: init.lsuv(),
+            theory: init.has_theory(),
             scale,
         }));
     }
