@@ -380,6 +380,7 @@ fn a_tensor_read_by_a_scale_and_an_add_accumulates_both_gradients() {
             layer: 0,
             role: initscope::rng::Role::Weight,
             lsuv: None,
+            theory: true,
             scale: None,
         }],
         ops: vec![

@@ -184,6 +184,15 @@ fn diagnose_grads(grads: &[f64], mean: f64, d: &Diagnosis, out: &mut Vec<String>
 mod tests {
     use super::*;
 
+    /// The diagnosis thresholds' table defaults.
+    fn defaults() -> crate::config::Diagnosis {
+        let c: crate::config::RunConfig = serde_json::from_value(serde_json::json!({
+            "network": {"input_dim": 1, "width": 1, "depth": 1}, "input": {"batch": 1}
+        }))
+        .expect("defaults");
+        c.stats.diagnosis
+    }
+
     fn stats(std: f64, norm: f64) -> TensorStats {
         TensorStats {
             count: 100,
@@ -235,7 +244,7 @@ mod tests {
             branch_ratios(run.stream_in, &blocks),
             vec![2.0, 0.125, 5.0 / 80.0]
         );
-        let s = summarize_residual(&run, &Diagnosis::default());
+        let s = summarize_residual(&run, &defaults());
         let d = s.diagnosis.join("\n");
         assert!(d.contains("stream grows ×12.00 over 3 blocks"), "{d}");
         assert!(
@@ -259,7 +268,7 @@ mod tests {
             blocks: &quiet,
             ..run
         };
-        let d = summarize_residual(&run, &Diagnosis::default()).diagnosis;
+        let d = summarize_residual(&run, &defaults()).diagnosis;
         assert!(
             d.iter().any(|l| l.starts_with("branches negligible")),
             "{d:?}"

@@ -15,6 +15,14 @@ use crate::model::*;
 use crate::rng::Role;
 use std::path::Path;
 
+/// Checks `spec`'s overrides against the network's export keys without
+/// drawing anything: the first entry that matches nothing, or gives a
+/// matrix-only scheme to a vector, is the error (its message starts with the
+/// entry's path, e.g. `overrides[1].match: `).
+pub fn check_overrides(spec: &ResidualSpec) -> Result<(), InitError> {
+    resolve_inits(spec, &declare(spec)).map(|_| ())
+}
+
 /// The model of a residual stack. Relative `from_file` paths resolve against
 /// `base_dir`. Override patterns that match nothing are errors naming their
 /// JSON path and similar keys.
