@@ -201,20 +201,29 @@ fn bench_inits(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result
             Some((n * n * 4) as u64),
         ));
     }
-    let sizes: &[usize] = if o.quick { &[512] } else { &[512, 2048] };
+    let sizes: &[usize] = if o.quick {
+        &[256, 1024]
+    } else {
+        &[256, 1024, 2048]
+    };
+    let buf = gpu.storage(
+        "bench orthogonal",
+        (sizes[sizes.len() - 1].pow(2) * 4) as u64,
+    )?;
     for &m in sizes {
         let shape = Shape::weight(m, m);
         let s = init::Sampler::Orthogonal { gain: 1.0 };
-        let reps = if m >= 2048 { 1 } else { 3 };
+        let reps = if m >= 2048 { 3 } else { 5 };
         let t = time_kernel(gpu, reps, &|enc| {
             encode_init(gpu, enc, &buf, &s, shape, draw)
         })?;
-        let flops = 4.0 / 3.0 * (m as f64).powi(3) * 2.0;
+        // QR (4/3 m³ flops) plus forming Q (4/3 m³ more).
+        let flops = 8.0 / 3.0 * (m as f64).powi(3);
         out.push(summarize(
             format!("init orthogonal {m}x{m}"),
             &t,
             vec![(flops / 1e9, "GFLOP/s".into())],
-            Some((3 * m * m * 4) as u64),
+            Some((5 * m * m * 4) as u64),
         ));
     }
     Ok(())

@@ -22,6 +22,11 @@ pub enum Shader {
     Init,
     /// Haar-orthogonal weights from Householder reflectors.
     Orthogonal,
+    /// Blocked Householder QR: helper kernels, and the panel factorisation
+    /// with subgroup operations or without (a module of its own).
+    Qr,
+    QrPanel,
+    QrPanelPortable,
     /// GEMM in the three orientations (portable register-blocked kernel).
     Matmul,
     /// GEMM for CPU adapters: subgroup broadcasts, packed B.
@@ -43,6 +48,9 @@ impl Shader {
             Shader::Philox => "philox_fill.wgsl",
             Shader::Init => "init.wgsl",
             Shader::Orthogonal => "orthogonal.wgsl",
+            Shader::Qr => "qr.wgsl",
+            Shader::QrPanel => "qr_panel.wgsl",
+            Shader::QrPanelPortable => "qr_panel_nosg.wgsl",
             Shader::Matmul => "matmul.wgsl",
             Shader::MatmulSubgroup => "matmul_subgroup.wgsl",
             Shader::MatmulTiled => "matmul_tiled.wgsl",
@@ -57,6 +65,9 @@ impl Shader {
             Shader::Philox => include_str!("../../shaders/philox_fill.wgsl"),
             Shader::Init => include_str!("../../shaders/init.wgsl"),
             Shader::Orthogonal => include_str!("../../shaders/orthogonal.wgsl"),
+            Shader::Qr => include_str!("../../shaders/qr.wgsl"),
+            Shader::QrPanel => include_str!("../../shaders/qr_panel.wgsl"),
+            Shader::QrPanelPortable => include_str!("../../shaders/qr_panel_nosg.wgsl"),
             Shader::Matmul => include_str!("../../shaders/matmul.wgsl"),
             Shader::MatmulSubgroup => include_str!("../../shaders/matmul_subgroup.wgsl"),
             Shader::MatmulTiled => include_str!("../../shaders/matmul_tiled.wgsl"),

@@ -7,4 +7,5 @@ pub mod init;
 pub mod loss;
 pub mod orthogonal;
 pub mod philox;
+pub mod qr;
 pub mod reduce;

@@ -70,6 +70,15 @@ def torch_step(width, depth, batch):
     return secs * 1e3, 6 * batch * width * width * depth / secs / 1e9
 
 
+def torch_orthogonal(n):
+    w = torch.empty(n, n)
+    return timed(lambda: torch.nn.init.orthogonal_(w), 3 if n >= 2048 else 7) * 1e3
+
+
+ORTHO10 = {"name": "ortho10", "seed": 1, "input": {"batch": 256}, "init": {"scheme": "orthogonal"},
+           "network": {"input_dim": 1024, "width": 1024, "depth": 10, "activation": "relu"}}
+
+
 def torch_randn(n):
     return n / timed(lambda: torch.randn(n), 5) / 1e9
 
@@ -102,7 +111,16 @@ def main():
     rows = []
     g_ours, _ = ours("gemm forward X·Wᵀ 1024", "GFLOP/s")
     g_torch = torch_gemm(1024)
-    rows.append(("GEMM 1024³ (GFLOP/s)", g_ours, g_torch, g_ours / g_torch, 0.25))
+    rows.append(("GEMM 1024³ (GFLOP/s)", g_ours, g_torch, g_ours / g_torch, 0.35))
+    if not QUICK:
+        g2, _ = ours("gemm forward X·Wᵀ 2048", "GFLOP/s")
+        t2 = torch_gemm(2048)
+        rows.append(("GEMM 2048³ (GFLOP/s)", g2, t2, g2 / t2, None))
+    for n in (256, 1024):
+        _, o_ms = ours(f"init orthogonal {n}x{n}", "GFLOP/s")
+        t_ms = torch_orthogonal(n)
+        rows.append((f"orthogonal {n}x{n} (ms; ratio torch/ours)", o_ms, t_ms, t_ms / o_ms,
+                     0.5 if n == 1024 else None))
     for label, (w, d, b) in [("step (a)", (512, 10, 64)), ("step (b)", (1024, 10 if QUICK else 50, 1024))]:
         gf, ms = ours(label, "GFLOP/s")
         t_ms, t_gf = torch_step(w, d, b)
@@ -119,12 +137,19 @@ def main():
         t_ours = whole_run([BIN, "run", manifest, "--out", out, "--quiet"])
     t_torch = whole_run([sys.executable, os.path.join(ROOT, "tests", "perf", "init_impact_torch.py")])
     rows.append(("init-impact.json end to end (s; ours with plots+report)", t_ours, t_torch, t_torch / t_ours, 1.0))
+    with tempfile.TemporaryDirectory() as out:
+        manifest = os.path.join(out, "ortho10.json")
+        with open(manifest, "w") as f:
+            json.dump(ORTHO10, f)
+        t_ours = whole_run([BIN, "run", manifest, "--out", os.path.join(out, "res"), "--quiet"], 2)
+    t_torch = whole_run([sys.executable, os.path.join(ROOT, "tests", "perf", "ortho10_torch.py")], 2)
+    rows.append(("10 orthogonal layers of 1024 end to end (s)", t_ours, t_torch, t_torch / t_ours, None))
 
     print(f"\n{'measure':<58} {'initscope':>10} {'torch':>10} {'ratio':>8}  target")
     for name, a, b, r, target in rows:
         verdict = "" if target is None else ("met" if r >= target else "MISSED") + f" (≥ {target}×)"
         print(f"{name:<58} {a:>10.3f} {b:>10.3f} {r:>7.2f}×  {verdict}")
-    print("(ratio = initscope/torch for throughputs; torch time / initscope time for the end-to-end run)")
+    print("(ratio = initscope/torch for throughputs; torch time / initscope time for timings)")
 
 
 if __name__ == "__main__":
