@@ -198,8 +198,6 @@ pub struct Gpu {
     /// Per-device state owned by higher layers (e.g. the chosen GEMM kernel).
     state: std::sync::Mutex<StateMap>,
     scratch: std::sync::Mutex<Option<wgpu::Buffer>>,
-    scratch_tex: std::sync::Mutex<[Option<wgpu::Texture>; 4]>,
-    scratch_objects: std::sync::Mutex<Vec<(&'static str, Arc<dyn std::any::Any + Send + Sync>)>>,
     pub(crate) pool: super::buffers::BufferPool,
 }
 
@@ -245,8 +243,6 @@ impl Gpu {
             pipelines: PipelineCache::default(),
             state: Default::default(),
             scratch: Default::default(),
-            scratch_tex: Default::default(),
-            scratch_objects: Default::default(),
             pool: Default::default(),
         }
     }
@@ -271,85 +267,6 @@ impl Gpu {
     pub fn set_state<T: Send + Sync + 'static>(&self, value: T) {
         let mut m = self.state.lock().unwrap_or_else(|p| p.into_inner());
         m.insert(TypeId::of::<T>(), Box::new(value));
-    }
-
-    /// A view of scratch rgba32float texture `slot` (0 to 3) of at least
-    /// `width` × `height` texels, shared like [`Gpu::scratch`].
-    pub fn scratch_texture(
-        &self,
-        slot: usize,
-        width: u32,
-        height: u32,
-    ) -> Result<wgpu::TextureView, GpuError> {
-        Ok(self
-            .scratch_texture_raw(slot, width, height)?
-            .create_view(&Default::default()))
-    }
-
-    /// Scratch rgba32float texture `slot` itself (sampled, storage-written
-    /// and a copy destination), grown on demand.
-    pub fn scratch_texture_raw(
-        &self,
-        slot: usize,
-        width: u32,
-        height: u32,
-    ) -> Result<wgpu::Texture, GpuError> {
-        let mut all = self.scratch_tex.lock().unwrap_or_else(|p| p.into_inner());
-        let s = &mut all[slot.min(3)];
-        let fits = |t: &wgpu::Texture| t.width() >= width && t.height() >= height;
-        if let Some(t) = s.as_ref().filter(|t| fits(t)) {
-            return Ok(t.clone());
-        }
-        let (w, h) = match s.as_ref() {
-            Some(t) => (t.width().max(width), t.height().max(height)),
-            None => (width, height),
-        };
-        let t = self.scoped("packed GEMM operand texture", || {
-            self.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("packed GEMM operand texture"),
-                size: wgpu::Extent3d {
-                    width: w.max(1),
-                    height: h.max(1),
-                    depth_or_array_layers: 1,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::Rgba32Float,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING
-                    | wgpu::TextureUsages::STORAGE_BINDING
-                    | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            })
-        })?;
-        *s = Some(t.clone());
-        Ok(t)
-    }
-
-    /// A kernel's scratch object `key` of this device (e.g. the QR's buffers)
-    /// when it is a `T` that `fits`, else a new one from `make`, kept for the
-    /// next call. Sequential commands may share it: they run in order.
-    pub fn scratch_object<T: Send + Sync + 'static>(
-        &self,
-        key: &'static str,
-        fits: impl Fn(&T) -> bool,
-        make: impl FnOnce() -> Result<T, GpuError>,
-    ) -> Result<Arc<T>, GpuError> {
-        let mut all = self
-            .scratch_objects
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let found = all.iter().find(|(k, _)| *k == key).map(|(_, o)| o.clone());
-        if let Some(t) = found
-            .and_then(|o| o.downcast::<T>().ok())
-            .filter(|t| fits(t))
-        {
-            return Ok(t);
-        }
-        let t = Arc::new(make()?);
-        all.retain(|(k, _)| *k != key);
-        all.push((key, t.clone()));
-        Ok(t)
     }
 
     /// A scratch storage buffer of at least `bytes`, shared by sequential

@@ -11,6 +11,7 @@
 use super::Gemm;
 use crate::gpu::buffers::View;
 use crate::gpu::{Gpu, GpuError, Shader};
+use crate::kernels::scratch::{self, TexSlot};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -37,10 +38,10 @@ struct SgParams {
 /// Columns covered by one subgroup workgroup: 8 lanes × 2 vec4.
 const SG_COLS: u32 = 64;
 
-/// Texture slots of [`Gpu::scratch_texture_raw`]: B, A and the old C.
-const SLOT_B: usize = 0;
-const SLOT_A: usize = 1;
-const SLOT_C: usize = 2;
+/// Scratch texture slots: B, A and the old C.
+const SLOT_B: TexSlot = TexSlot::GemmB;
+const SLOT_A: TexSlot = TexSlot::GemmA;
+const SLOT_C: TexSlot = TexSlot::GemmC;
 
 /// The kernel shape: rows per workgroup, B in a texture, k unrolled ×4, A in
 /// a texture, whether textures may be filled by copies, and whether copies
@@ -94,11 +95,11 @@ impl Block<'_> {
         &self,
         gpu: &Gpu,
         enc: &mut wgpu::CommandEncoder,
-        slot: usize,
+        slot: TexSlot,
         min_width: u32,
     ) -> Result<wgpu::TextureView, GpuError> {
         let texels = self.cols.div_ceil(4);
-        let t = gpu.scratch_texture_raw(slot, texels.max(min_width), self.rows)?;
+        let t = scratch::texture(gpu, slot, texels.max(min_width), self.rows)?;
         enc.copy_buffer_to_texture(
             wgpu::TexelCopyBufferInfo {
                 buffer: self.v.buffer,
@@ -236,18 +237,18 @@ fn encode_direct(
         p.accumulate = 2;
         c_old.copy(gpu, enc, SLOT_C, p.ldb4)?
     } else {
-        gpu.scratch_texture(SLOT_C, 1, 1)?
+        scratch::texture_view(gpu, SLOT_C, 1, 1)?
     };
     let u = gpu.uniform("gemm_sg params", &p);
     let ub = u.as_entire_binding();
     let (a_packed, b_packed) = (a_view.is_none(), b_view.is_none());
     let a_view = match a_view {
         Some(v) => v,
-        None => gpu.scratch_texture(SLOT_A, p.k.div_ceil(4), p.m)?,
+        None => scratch::texture_view(gpu, SLOT_A, p.k.div_ceil(4), p.m)?,
     };
     let b_view = match b_view {
         Some(v) => v,
-        None => gpu.scratch_texture(SLOT_B, p.ldb4, p.k)?,
+        None => scratch::texture_view(gpu, SLOT_B, p.ldb4, p.k)?,
     };
     let at = wgpu::BindingResource::TextureView(&a_view);
     let bt = wgpu::BindingResource::TextureView(&b_view);
@@ -309,7 +310,7 @@ fn encode_packed(
     );
     let u = gpu.uniform("gemm_sg params", &p);
     let ub = u.as_entire_binding();
-    let c_view = gpu.scratch_texture(SLOT_C, 1, 1)?;
+    let c_view = scratch::texture_view(gpu, SLOT_C, 1, 1)?;
     let mut plan = Plan {
         res: vec![
             (0, ub.clone()),
@@ -321,7 +322,7 @@ fn encode_packed(
     };
     let (b_view, b_buf);
     if tex {
-        b_view = gpu.scratch_texture(SLOT_B, p.ldb4, p.k)?;
+        b_view = scratch::texture_view(gpu, SLOT_B, p.ldb4, p.k)?;
         let out = wgpu::BindingResource::TextureView(&b_view);
         let bind = [(0, ub.clone()), (5, b.binding()), (8, out.clone())];
         plan.pack(gpu, "pack_b_tex", &bind, p.k * p.ldb4)?;
@@ -335,7 +336,7 @@ fn encode_packed(
     }
     let a_view;
     if atex {
-        a_view = gpu.scratch_texture(SLOT_A, p.k.div_ceil(4), p.m)?;
+        a_view = scratch::texture_view(gpu, SLOT_A, p.k.div_ceil(4), p.m)?;
         let out = wgpu::BindingResource::TextureView(&a_view);
         let bind = [(0, ub.clone()), (1, a.binding()), (10, out.clone())];
         plan.pack(gpu, "pack_a_tex", &bind, p.m * p.k.div_ceil(4))?;

@@ -9,3 +9,4 @@ pub mod orthogonal;
 pub mod philox;
 pub mod qr;
 pub mod reduce;
+pub(crate) mod scratch;

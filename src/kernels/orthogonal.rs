@@ -20,6 +20,7 @@ use crate::gpu::{Gpu, GpuError, Shader};
 use crate::init::{Component, Shape};
 use crate::kernels::init::encode_elementwise;
 use crate::kernels::qr::{ColumnScale, Qr};
+use crate::kernels::scratch;
 use crate::rng::Draw;
 use crate::rng::{Role, Stream};
 
@@ -99,24 +100,49 @@ pub fn encode(
     draw: Draw,
 ) -> Result<(), GpuError> {
     let (n, m) = (shape.rows.max(shape.cols), shape.rows.min(shape.cols));
-    // The QR's five n × m buffers are kept for the next layer of the same
-    // shape: allocating and zero-filling them costs more than a small QR.
-    let fits = |q: &Qr| q.shape() == (n, m);
-    let Ok(qr) = gpu.scratch_object("orthogonal QR", fits, || Qr::new(gpu, n, m)) else {
+    // The QR's buffers are kept for the next layer of the same shape:
+    // allocating and zero-filling them costs more than a small QR.
+    let fits = |s: &QrScratch| s.qr.shape() == (n, m);
+    let Ok(s) = scratch::cached(gpu, fits, || QrScratch::new(gpu, n, m)) else {
         return encode_stewart(gpu, enc, out, gain, shape, draw);
     };
-    let rdiag = gpu.storage("orthogonal R diagonal", (m * 4) as u64)?;
-    if qr.padded() {
-        let g = gpu.storage("orthogonal source G", (n * m * 4) as u64)?;
-        encode_source(gpu, enc, &g, n * m, draw)?;
-        qr.load(gpu, enc, (&g).into())?;
-    } else {
-        encode_source(gpu, enc, &qr.work, n * m, draw)?;
+    let (qr, rdiag) = (&s.qr, (&s.rdiag).into());
+    match &s.source {
+        Some(g) => {
+            encode_source(gpu, enc, g, n * m, draw)?;
+            qr.load(gpu, enc, g.into())?;
+        }
+        None => encode_source(gpu, enc, &qr.work, n * m, draw)?,
     }
-    qr.factor(gpu, enc, (&rdiag).into())?;
+    qr.factor(gpu, enc, rdiag)?;
     let scale = ColumnScale::SignOfR { gain: gain as f32 };
-    qr.form_q(gpu, enc, (&rdiag).into(), scale)?;
+    qr.form_q(gpu, enc, rdiag, scale)?;
     qr.store(gpu, enc, out.into(), shape.rows < shape.cols)
+}
+
+/// The orthogonal init's QR scratch, kept per device (the last shape): the
+/// QR, R's diagonal, and the dense source G when the QR's working matrix is
+/// padded (m not a multiple of 64), so that no layer allocates.
+struct QrScratch {
+    qr: Qr,
+    rdiag: wgpu::Buffer,
+    source: Option<wgpu::Buffer>,
+}
+
+impl QrScratch {
+    fn new(gpu: &Gpu, n: usize, m: usize) -> Result<QrScratch, GpuError> {
+        let qr = Qr::new(gpu, n, m)?;
+        let source = if qr.padded() {
+            Some(gpu.storage("orthogonal source G", (n * m * 4) as u64)?)
+        } else {
+            None
+        };
+        Ok(QrScratch {
+            rdiag: gpu.storage("orthogonal R diagonal", (m * 4) as u64)?,
+            source,
+            qr,
+        })
+    }
 }
 
 /// Stewart's construction, one reflector at a time (any height).

@@ -17,9 +17,10 @@
 //! multiple of 64 floats, so that every block can be copied into a texture
 //! (the subgroup GEMM and the panel kernel read textures).
 
-use crate::kernels::gemm::{Gemm, encode_gemm};
 use crate::gpu::buffers::View;
 use crate::gpu::{Gpu, GpuError, Shader};
+use crate::kernels::gemm::{Gemm, encode_gemm};
+use crate::kernels::scratch::{self, TexSlot};
 
 // The panel kernel's choice and dispatch; it moves with this file.
 #[path = "qr_panel.rs"]
@@ -30,8 +31,6 @@ use panel::PanelKernel;
 pub const NB: usize = 32;
 /// Rows each panel-kernel invocation holds in registers.
 pub(crate) const ROWS_PER_INVOCATION: usize = 8;
-/// Scratch texture slot of the panel and of Q's final copy (the GEMM uses 0–2).
-pub(crate) const TEX_SLOT: usize = 3;
 const WG: u32 = 64;
 
 #[repr(C)]
@@ -250,7 +249,7 @@ impl Qr {
         cols: usize,
     ) -> Result<wgpu::TextureView, GpuError> {
         let texels = cols.div_ceil(4) as u32;
-        let t = gpu.scratch_texture_raw(TEX_SLOT, texels, rows as u32)?;
+        let t = scratch::texture(gpu, TexSlot::Qr, texels, rows as u32)?;
         enc.copy_buffer_to_texture(
             wgpu::TexelCopyBufferInfo {
                 buffer: buf,
