@@ -326,6 +326,13 @@ impl Gpu {
         self.dispatch(&mut compute_pass(enc, label), pipeline, group, n);
     }
 
+    /// How many dispatches have been recorded on this device so far
+    /// (`initscope bench` reports the difference over one step).
+    pub fn dispatch_count(&self) -> u64 {
+        let c = self.state(DispatchCount::default);
+        c.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Records one dispatch of `n` linear workgroups into `pass`.
     pub fn dispatch(
         &self,
@@ -335,11 +342,18 @@ impl Gpu {
         n: u32,
     ) {
         let (x, y) = self.grid(n);
+        self.state(DispatchCount::default)
+            .0
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, group, &[]);
         pass.dispatch_workgroups(x, y, 1);
     }
 }
+
+/// The device's dispatch counter (in its state map).
+#[derive(Clone, Default)]
+struct DispatchCount(std::sync::Arc<std::sync::atomic::AtomicU64>);
 
 /// Begins a compute pass labelled `label` (without timestamp writes).
 pub fn compute_pass<'e>(enc: &'e mut wgpu::CommandEncoder, label: &str) -> wgpu::ComputePass<'e> {

@@ -75,8 +75,31 @@ def torch_orthogonal(n):
     return timed(lambda: torch.nn.init.orthogonal_(w), 3 if n >= 2048 else 7) * 1e3
 
 
-ORTHO10 = {"name": "ortho10", "seed": 1, "input": {"batch": 256}, "init": {"scheme": "orthogonal"},
-           "network": {"input_dim": 1024, "width": 1024, "depth": 10, "activation": "relu"}}
+# Whole-process stacks (issue 15's "Must show"): label, width, depth, batch,
+# activation, init, repeats, target ratio torch time / initscope time.
+STACKS = [
+    ("10 orthogonal layers of 1024, b256 relu, 2 runs", 1024, 10, 256, "relu", "orthogonal", 2, 0.5),
+    ("30x1024 b256 relu, 2 runs", 1024, 30, 256, "relu", "kaiming_normal", 2, 0.75),
+    ("50x1024 b1024 tanh, 3 runs", 1024, 50, 1024, "tanh", "xavier_uniform", 3, 0.35),
+]
+
+
+def stack_manifest(width, depth, batch, act, init, repeats):
+    return {"name": "perf-stack", "seed": 1, "repeats": repeats, "input": {"batch": batch},
+            "init": {"scheme": init, **({"nonlinearity": "relu"} if init == "kaiming_normal" else {})},
+            "network": {"input_dim": width, "width": width, "depth": depth, "activation": act}}
+
+
+def whole_stack(width, depth, batch, act, init, repeats, reps):
+    """(initscope s, torch s) for one stack run as a user would run it."""
+    with tempfile.TemporaryDirectory() as out:
+        manifest = os.path.join(out, "stack.json")
+        with open(manifest, "w") as f:
+            json.dump(stack_manifest(width, depth, batch, act, init, repeats), f)
+        ours = whole_run([BIN, "run", manifest, "--out", os.path.join(out, "res"), "--quiet"], reps)
+    script = os.path.join(ROOT, "tests", "perf", "stack_torch.py")
+    args = [str(a) for a in (width, depth, batch, act, init, repeats)]
+    return ours, whole_run([sys.executable, script] + args, reps)
 
 
 def torch_randn(n):
@@ -136,14 +159,13 @@ def main():
     with tempfile.TemporaryDirectory() as out:
         t_ours = whole_run([BIN, "run", manifest, "--out", out, "--quiet"])
     t_torch = whole_run([sys.executable, os.path.join(ROOT, "tests", "perf", "init_impact_torch.py")])
-    rows.append(("init-impact.json end to end (s; ours with plots+report)", t_ours, t_torch, t_torch / t_ours, 1.0))
-    with tempfile.TemporaryDirectory() as out:
-        manifest = os.path.join(out, "ortho10.json")
-        with open(manifest, "w") as f:
-            json.dump(ORTHO10, f)
-        t_ours = whole_run([BIN, "run", manifest, "--out", os.path.join(out, "res"), "--quiet"], 2)
-    t_torch = whole_run([sys.executable, os.path.join(ROOT, "tests", "perf", "ortho10_torch.py")], 2)
-    rows.append(("10 orthogonal layers of 1024 end to end (s)", t_ours, t_torch, t_torch / t_ours, None))
+    rows.append(("init-impact.json end to end (s; ours with plots+report)", t_ours, t_torch, t_torch / t_ours, 1.5))
+    for label, w, d, b, act, init, repeats, target in STACKS:
+        if QUICK:
+            d = min(d, 10)
+            label += " [quick: depth 10]"
+        t_ours, t_torch = whole_stack(w, d, b, act, init, repeats, 3)
+        rows.append((f"{label} end to end (s)", t_ours, t_torch, t_torch / t_ours, target))
 
     print(f"\n{'measure':<58} {'initscope':>10} {'torch':>10} {'ratio':>8}  target")
     for name, a, b, r, target in rows:
