@@ -12,6 +12,23 @@
 //! keeps R's diagonal to full relative accuracy; R_jj = −sign(a_jj)·‖a_j‖ as in
 //! LAPACK's geqrf (the last column of a square matrix keeps its sign).
 //!
+//! Use (e.g. log-determinants or Lyapunov exponents from a Jacobian product):
+//!
+//! ```ignore
+//! let qr = Qr::new(gpu, n, m)?;             // once per shape: allocates
+//! let mut enc = gpu.device.create_command_encoder(&Default::default());
+//! qr.encode(gpu, &mut enc, a, q, rdiag)?;  // Q (n × m) and R's signed diagonal
+//! qr.encode_scaled(gpu, &mut enc, [a, q, rdiag], ColumnScale::SignOfR { gain: 1.0 })?;
+//! gpu.submit("qr", enc)?;
+//! ```
+//!
+//! `a`, `q` and `rdiag` are f32 row-major views; `a` is only read. Limits:
+//! n ≥ m ≥ 1 and n at most the rows one panel dispatch holds (8 × the
+//! adapter's largest workgroup, and the texture size: 4096 on lavapipe);
+//! [`Qr::new`] returns an error otherwise. Scratch texture slot
+//! `TexSlot::Qr` is shared by every `Qr` of the device, which is safe
+//! because commands on one queue run in order.
+//!
 //! All scratch lives in [`Qr`], so repeated factorisations of one shape
 //! allocate nothing. The working matrices have a row stride that is a
 //! multiple of 64 floats, so that every block can be copied into a texture
@@ -71,8 +88,10 @@ pub struct Qr {
 }
 
 impl Qr {
-    /// Scratch for the QR of n × m matrices (n ≥ m ≥ 1): five n × ld
-    /// buffers (ld = m rounded up to 64).
+    /// Scratch for the QR of n × m matrices (n ≥ m ≥ 1): four n × ld
+    /// buffers (ld = m rounded up to 64) and W (32 × ld); encoding also
+    /// grows the device's scratch textures to n × ld (the QR's and the
+    /// subgroup GEMM's), so about 7·n·ld floats in all.
     pub fn new(gpu: &Gpu, n: usize, m: usize) -> Result<Qr, GpuError> {
         let bad = |detail: String| GpuError::Validation {
             what: format!("QR of a {n} x {m} matrix"),
