@@ -9,5 +9,7 @@ pub mod loss;
 pub mod norm;
 pub mod orthogonal;
 pub mod philox;
+pub mod qr;
 pub mod reduce;
 pub mod residual;
+pub(crate) mod scratch;
