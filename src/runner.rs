@@ -295,6 +295,7 @@ fn run_one(
         },
         layers: out.layers,
         adapter: Some(gpu.adapter_record()),
+        jacobian: out.jacobian,
     })
 }
 

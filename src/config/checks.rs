@@ -55,15 +55,58 @@ fn range(v: Option<&Value>) -> Option<[u64; 2]> {
     Some([a.first()?.as_u64()?, a.get(1)?.as_u64()?])
 }
 
-/// Layer overrides name layers that exist.
-pub(super) fn check_layer_indices(c: &mut Checker, v: &View) {
-    let (Some(net), Some(Value::Array(items))) = (v.valid("network"), v.given("layers")) else {
+/// The run's cross-field checks.
+pub(super) fn check_run(c: &mut Checker, v: &View) {
+    check_layer_indices(c, v);
+    check_jacobian(c, v);
+}
+
+/// The network's number of layers, when `network` is valid.
+fn network_depth(v: &View) -> Option<u64> {
+    let net = v.valid("network")?;
+    match (net.get("widths"), net.get("depth")) {
+        (Some(w), _) => Some(w.as_array().map_or(0, Vec::len) as u64),
+        (None, Some(d)) => d.as_u64(),
+        _ => None,
+    }
+}
+
+/// Jacobian inputs within the batch and depths within the network.
+fn check_jacobian(c: &mut Checker, v: &View) {
+    let Some(jac) = v.valid("jacobian") else {
         return;
     };
-    let depth = match (net.get("widths"), net.get("depth")) {
-        (Some(w), _) => w.as_array().map_or(0, Vec::len) as u64,
-        (None, Some(d)) => d.as_u64().unwrap_or(0),
-        _ => return,
+    let p = v.at("jacobian");
+    let batch = v
+        .valid("input")
+        .and_then(|i| i.get("batch"))
+        .and_then(Value::as_u64);
+    let inputs = jac.get("inputs").and_then(Value::as_u64);
+    if let (Some(b), Some(n)) = (batch, inputs)
+        && n > b
+    {
+        let msg = format!(
+            "{n} input rows asked for, but input.batch is {b}; use at most {b} or raise input.batch"
+        );
+        c.push(&p.key("inputs"), msg);
+    }
+    let (Some(depth), Some(Value::Array(ds))) = (network_depth(v), jac.get("depths")) else {
+        return;
+    };
+    for (k, d) in ds.iter().enumerate() {
+        if let Some(d) = d.as_u64().filter(|d| *d > depth) {
+            let msg = format!(
+                "depth {d} is beyond the network's {depth} layers; list depths from 1 to {depth}"
+            );
+            c.push(&p.key("depths").idx(k), msg);
+        }
+    }
+}
+
+/// Layer overrides name layers that exist.
+fn check_layer_indices(c: &mut Checker, v: &View) {
+    let (Some(depth), Some(Value::Array(items))) = (network_depth(v), v.given("layers")) else {
+        return;
     };
     let layers = if depth == 1 {
         "1 layer".to_string()

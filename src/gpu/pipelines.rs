@@ -34,6 +34,8 @@ pub enum Shader {
     Loss,
     /// Statistics reductions and histograms.
     Reduce,
+    /// The Jacobian spectrum's row scaling and graded-product updates.
+    Jacobian,
 }
 
 impl Shader {
@@ -49,6 +51,7 @@ impl Shader {
             Shader::Activation => "activation.wgsl",
             Shader::Loss => "loss.wgsl",
             Shader::Reduce => "reduce.wgsl",
+            Shader::Jacobian => "jacobian.wgsl",
         }
     }
 
@@ -63,6 +66,7 @@ impl Shader {
             Shader::Activation => include_str!("../../shaders/activation.wgsl"),
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),
             Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
+            Shader::Jacobian => include_str!("../../shaders/jacobian.wgsl"),
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod activation;
 pub mod gemm;
 pub mod init;
+pub mod jacobian;
 pub mod loss;
 pub mod orthogonal;
 pub mod philox;

@@ -9,6 +9,7 @@
 mod data;
 mod heatmap;
 mod hist;
+mod jacobian;
 mod layers;
 mod layout;
 mod lines;
@@ -107,6 +108,7 @@ pub fn render_all(doc: &ResultsDoc, dir: &Path) -> Result<Vec<Figure>, PlotError
     jobs.extend(panels::job(&ctx));
     jobs.extend(layers::jobs(&ctx));
     jobs.extend(hist::jobs(&ctx));
+    jobs.extend(jacobian::jobs(&ctx));
     let mut written = Vec::with_capacity(jobs.len());
     for job in jobs {
         render(&job, dir)?;

@@ -11,6 +11,7 @@
 //! `dH = dA ⊙ φ'(H)`, `dW = dHᵀ·X`, `db = Σ_batch dH`, `dX = dH·W`.
 
 pub mod host_fill;
+pub mod jacobian;
 
 use initscope::activation::Activation;
 use initscope::config::Loss;
