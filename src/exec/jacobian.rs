@@ -316,6 +316,12 @@ impl Session<'_> {
         let model = self.model;
         let depth = model.layers.len();
         let mut wanted: Vec<usize> = opts.depths.clone();
+        // A sweep can shorten the network below a listed depth.
+        if let Some(d) = wanted.iter().find(|&&d| d == 0 || d > depth) {
+            return Err(ExecError::Config(format!(
+                "jacobian.depths: depth {d} is beyond the network's {depth} layers; list depths from 1 to {depth}"
+            )));
+        }
         wanted.push(depth);
         // spectra[i][input]: the spectrum of wanted[i] layers at that input.
         let mut spectra: Vec<Vec<Spectrum>> = vec![Vec::new(); wanted.len()];
