@@ -9,6 +9,7 @@
 //! 3. a backward half-sweep Q_{l−1} C_l = A_lᵀ Q_l whose product
 //!    C_1 ⋯ C_L has exactly J's nonzero singular values, accumulated as
 //!    diag(e^ℓ)·V with V unit upper triangular (`kernels::jacobian`).
+//!
 //! Only V (k × k) and ℓ come back; the host finishes with a log-scaled
 //! f64 Jacobi SVD. Dead units (φ' = 0 exactly) give exact zero rows of D_l,
 //! so the rank k is the narrowest count of live units and the other

@@ -339,7 +339,7 @@ pub fn run_model(
 ) -> Result<RunOutput, ExecError> {
     let session = Session::new(gpu, model, spec.seed, spec.repeat)?;
     let out = session.step()?;
-    let jacobian = match &spec.config.jacobian {
+    let jacobian = match &model.jacobian {
         Some(opts) => Some(session.jacobian_record(opts)?),
         None => None,
     };

@@ -85,6 +85,7 @@ pub fn build(spec: &RunSpec, base_dir: Option<&Path>) -> Result<Model, InitError
         saturation_threshold: cfg.stats.saturation_threshold,
         histogram_bins: cfg.stats.histogram_bins,
         layers,
+        jacobian: cfg.jacobian.clone(),
     })
 }
 

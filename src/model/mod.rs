@@ -182,6 +182,8 @@ pub struct Model {
     pub histogram_bins: u32,
     /// The layers of a linear stack, for the records and the theory.
     pub layers: Vec<LayerInfo>,
+    /// The Jacobian spectra to compute after the step, if asked for.
+    pub jacobian: Option<crate::config::JacobianOptions>,
 }
 
 impl Model {
