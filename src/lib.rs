@@ -13,6 +13,7 @@ pub mod export;
 pub mod gpu;
 pub mod init;
 pub mod io;
+pub mod jacobian;
 pub mod kernels;
 pub mod manifest;
 pub mod merge;

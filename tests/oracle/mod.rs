@@ -12,6 +12,7 @@
 
 pub mod host_fill;
 pub mod ops;
+pub mod jacobian;
 
 use initscope::activation::Activation;
 use initscope::config::Loss;

@@ -331,6 +331,7 @@ pub fn run(
             total_ms: 3.0,
         },
         adapter: None,
+        jacobian: None,
     }
 }
 
