@@ -8,3 +8,4 @@ pub mod loss;
 pub mod orthogonal;
 pub mod philox;
 pub mod reduce;
+pub mod units;
