@@ -14,6 +14,7 @@ pub mod gpu;
 pub mod init;
 pub mod io;
 pub mod kernels;
+pub mod lock;
 pub mod manifest;
 pub mod merge;
 pub mod model;

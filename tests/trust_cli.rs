@@ -169,3 +169,93 @@ fn plot_names_the_schema_version_it_reads() {
     assert!(r.stderr.contains(&want), "{}", r.show());
     assert!(!r.stderr.contains("panicked"), "{}", r.show());
 }
+
+/// A sweep slow enough (seconds on lavapipe) to be caught mid-way.
+fn slow(name: &str) -> String {
+    let stds: Vec<Value> = (0..40).map(|i| json!(0.02 + 0.001 * i as f64)).collect();
+    json!({
+        "name": name, "seed": 1,
+        "network": {"input_dim": 256, "width": 256, "depth": 6, "activation": "tanh"},
+        "input": {"batch": 256},
+        "init": {"scheme": "normal", "std": 0.05},
+        "sweep": {"init.std": stds}
+    })
+    .to_string()
+}
+
+#[test]
+fn a_second_run_into_a_folder_in_use_is_refused_and_a_dead_lock_taken_over() {
+    let _g = heavy();
+    let t = TempDir::new("lock");
+    let (m, small) = (t.join("slow.json"), t.join("tiny.json"));
+    std::fs::write(&m, slow("lock")).unwrap();
+    std::fs::write(&small, tiny("lock", 1)).unwrap();
+    let out = t.join("out");
+    let mut child = command(&["run", s(&m), "--out", s(&out), "--quiet"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = out.join(initscope::lock::LOCK_FILE);
+    let start = std::time::Instant::now();
+    while !lock.exists() && start.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let second = initscope(&["run", s(&small), "--out", s(&out)]);
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(still_running, "the slow run ended before the second started");
+    assert_eq!(second.code, Some(2), "{}", second.show());
+    let pid = format!("pid {} on ", child.id());
+    for want in [s(&out), pid.as_str(), "is in use by initscope process"] {
+        assert!(second.stderr.contains(want), "{want:?}\n{}", second.show());
+    }
+    // The killed run left its lock: the next run takes it over and says so.
+    assert!(lock.exists());
+    let third = initscope_ok(&["run", s(&small), "--out", s(&out), "--quiet"]);
+    assert!(
+        third.stderr.contains("note: took over the lock of") && third.stderr.contains(&pid),
+        "{}",
+        third.show()
+    );
+    assert!(!lock.exists(), "the lock outlived its run");
+}
+
+fn tensor_file(path: &Path, scale: f32) {
+    let w: Vec<f32> = (0..256).map(|i| scale * ((i % 17) as f32 - 8.0) / 16.0).collect();
+    let bytes = initscope::export::safetensors_bytes(&[("w", vec![16, 16], &w)], &[]).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn resume_reruns_a_run_whose_from_file_tensor_changed() {
+    let _g = heavy();
+    let t = TempDir::new("fromfile");
+    tensor_file(&t.join("w.safetensors"), 1.0);
+    let m = t.join("m.json");
+    let manifest = json!({
+        "name": "fromfile", "seed": 2,
+        "network": {"input_dim": 16, "width": 16, "depth": 2, "activation": "tanh"},
+        "input": {"batch": 8},
+        "layers": [{"index": 0, "init": {"scheme": "from_file", "path": "w.safetensors", "tensor": "w"}}],
+        "variants": [{"label": "file"}, {"label": "other", "init": {"scheme": "orthogonal"}}]
+    });
+    std::fs::write(&m, manifest.to_string()).unwrap();
+    let out = t.join("out");
+    let run = |args: &[&str]| {
+        let mut a = vec!["run", s(&m), "--out", s(&out)];
+        a.extend(args);
+        ran_resumed(&initscope_ok(&a).stdout)
+    };
+    assert_eq!(run(&[]), (2, 0));
+    assert_eq!(run(&["--resume"]), (0, 2));
+    let before = read_doc(&out).runs[0].clone();
+    // The same path, other bytes: both runs read the file (layer 0), so both rerun.
+    tensor_file(&t.join("w.safetensors"), 2.0);
+    assert_eq!(run(&["--resume"]), (2, 0));
+    let after = read_doc(&out).runs[0].clone();
+    assert_ne!(before.config_hash, after.config_hash);
+    assert_ne!(before.layers[0].weight.std, after.layers[0].weight.std);
+    assert_eq!(run(&["--resume"]), (0, 2));
+}
