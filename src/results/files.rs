@@ -69,7 +69,7 @@ pub fn summary_csv(runs: &[RunResult]) -> String {
     }
     out.push_str(
         ",loss,input_std,final_act_std,mean_grad_norm,grad_norm_ratio,max_dead_fraction,\
-         max_saturated_fraction,nan_count,inf_count,diagnosis,init_ms,step_ms,total_ms\n",
+         max_dead_unit_fraction,max_saturated_fraction,nan_count,inf_count,diagnosis,init_ms,step_ms,total_ms\n",
     );
     for r in runs {
         let s = &r.summary;
@@ -92,11 +92,13 @@ pub fn summary_csv(runs: &[RunResult]) -> String {
                 s.mean_grad_norm,
                 s.grad_norm_ratio,
                 s.max_dead_fraction,
-                s.max_saturated_fraction,
             ]
             .iter()
             .map(|v| format!("{v:e}")),
         );
+        // Empty in documents written before dead units were counted.
+        row.push(s.max_dead_unit_fraction.map_or(String::new(), |v| format!("{v:e}")));
+        row.push(format!("{:e}", s.max_saturated_fraction));
         row.push(s.nan_count.to_string());
         row.push(s.inf_count.to_string());
         row.push(csv_field(&s.diagnosis.join("; ")));
