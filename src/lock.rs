@@ -31,10 +31,7 @@ pub enum LockError {
         file: String,
     },
     #[error("cannot lock output folder {dir}: {source}")]
-    Io {
-        dir: String,
-        source: std::io::Error,
-    },
+    Io { dir: String, source: std::io::Error },
 }
 
 impl FolderLock {

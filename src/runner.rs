@@ -150,7 +150,8 @@ pub fn execute(
     let dir = prepare_dir(req, &plan)?;
     // Held until the report is written: a second run into this folder is
     // refused instead of interleaving its writes with ours.
-    let lock = crate::lock::FolderLock::acquire(&dir).map_err(|e| RunError::Usage(e.to_string()))?;
+    let lock =
+        crate::lock::FolderLock::acquire(&dir).map_err(|e| RunError::Usage(e.to_string()))?;
     if let Some(stale) = &lock.took_over {
         progress.note(&format!(
             "took over the lock of {} left by initscope {stale}, which no longer runs",

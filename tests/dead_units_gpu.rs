@@ -21,7 +21,9 @@ use serde_json::{Value, json};
 fn planted(rows: usize, cols: usize, k: usize, seed: u64) -> Vec<f32> {
     let mut s = seed;
     let mut next = || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
     };
     let mut v: Vec<f32> = (0..rows * cols).map(|_| next()).collect();
@@ -97,7 +99,11 @@ fn relu_stack(width: usize, depth: usize, batch: usize, init: Value, bias: f64) 
 fn dead(out: &RunOutput) -> Vec<f64> {
     out.layers
         .iter()
-        .map(|l| l.act.dead_unit_fraction.expect("activations report dead units"))
+        .map(|l| {
+            l.act
+                .dead_unit_fraction
+                .expect("activations report dead units")
+        })
         .collect()
 }
 
@@ -113,7 +119,11 @@ fn he_relu_loses_some_units_with_depth_but_is_healthy() {
     let he = json!({"scheme": "kaiming_normal", "nonlinearity": "relu"});
     let spec = run_spec(relu_stack(256, 10, 256, he, 0.0), 42);
     let out = run(&gpu(), &spec, &RunOptions::default()).unwrap();
-    let s = summary_of(&build(&spec, None).unwrap(), &spec.config.stats.diagnosis, &out);
+    let s = summary_of(
+        &build(&spec, None).unwrap(),
+        &spec.config.stats.diagnosis,
+        &out,
+    );
     let (d, z) = (dead(&out), zeros(&out));
     eprintln!("He-ReLU 10×256, batch 256: dead units {d:.3?}\nzero fractions {z:.3?}");
     // About half of every layer's elements are 0 ...
@@ -132,11 +142,19 @@ fn a_negative_bias_kills_every_layer_and_is_diagnosed() {
     let he = json!({"scheme": "kaiming_normal", "nonlinearity": "relu"});
     let spec = run_spec(relu_stack(64, 4, 64, he, -3.0), 42);
     let out = run(&gpu(), &spec, &RunOptions::default()).unwrap();
-    let s = summary_of(&build(&spec, None).unwrap(), &spec.config.stats.diagnosis, &out);
+    let s = summary_of(
+        &build(&spec, None).unwrap(),
+        &spec.config.stats.diagnosis,
+        &out,
+    );
     eprintln!("bias -3: dead {:?}; {:?}", dead(&out), s.diagnosis);
     // Layer 0 already: preactivations ~ N(-3, 2) are < 0 for nearly every
     // input; from layer 1 on the input is 0 and every unit sits at -3.
-    assert!(dead(&out)[1..].iter().all(|f| *f == 1.0), "{:?}", dead(&out));
+    assert!(
+        dead(&out)[1..].iter().all(|f| *f == 1.0),
+        "{:?}",
+        dead(&out)
+    );
     assert!(
         s.diagnosis
             .iter()
@@ -154,15 +172,28 @@ fn the_seeds_dead_relu_is_an_exploding_stack() {
         42,
     );
     let out = run(&gpu(), &spec, &RunOptions::default()).unwrap();
-    let s = summary_of(&build(&spec, None).unwrap(), &spec.config.stats.diagnosis, &out);
+    let s = summary_of(
+        &build(&spec, None).unwrap(),
+        &spec.config.stats.diagnosis,
+        &out,
+    );
     let (d, z) = (dead(&out), zeros(&out));
-    eprintln!("std 1, bias -1: dead {d:.3?}; zeros {z:.3?}; {:?}", s.diagnosis);
+    eprintln!(
+        "std 1, bias -1: dead {d:.3?}; zeros {z:.3?}; {:?}",
+        s.diagnosis
+    );
     assert!(z.iter().all(|z| (z - 0.5).abs() < 0.1), "{z:?}");
     // Measured: 0, 0, 2%, 1.6%, 7%, 8% (layers 1-6).
     assert!(d.iter().all(|f| *f < 0.15), "{d:?}");
-    assert!(!s.diagnosis.iter().any(|d| d.starts_with("dead")), "{:?}", s.diagnosis);
     assert!(
-        s.diagnosis.iter().any(|d| d.starts_with("exploding activations")),
+        !s.diagnosis.iter().any(|d| d.starts_with("dead")),
+        "{:?}",
+        s.diagnosis
+    );
+    assert!(
+        s.diagnosis
+            .iter()
+            .any(|d| d.starts_with("exploding activations")),
         "{:?}",
         s.diagnosis
     );

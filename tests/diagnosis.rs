@@ -8,10 +8,12 @@ use initscope::stats::summarize;
 use serde_json::json;
 
 fn thresholds() -> Diagnosis {
-    RunConfig::from_checked(json!({"network": {"input_dim": 8, "width": 8, "depth": 1}, "input": {"batch": 8}}))
-        .unwrap()
-        .stats
-        .diagnosis
+    RunConfig::from_checked(
+        json!({"network": {"input_dim": 8, "width": 8, "depth": 1}, "input": {"batch": 8}}),
+    )
+    .unwrap()
+    .stats
+    .diagnosis
 }
 
 fn t(std: f64, norm: f64) -> TensorStats {

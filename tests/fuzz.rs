@@ -12,7 +12,6 @@
 #[path = "common/cli.rs"]
 mod cli_support;
 mod fuzz_support;
-#[allow(dead_code)]
 mod synth;
 
 use cli_support::*;
@@ -28,7 +27,10 @@ fn shipped() -> Vec<(String, Value)> {
         .iter()
         .map(|p| {
             let text = std::fs::read_to_string(p).unwrap();
-            (p.display().to_string(), serde_json::from_str(&text).unwrap())
+            (
+                p.display().to_string(),
+                serde_json::from_str(&text).unwrap(),
+            )
         })
         .collect()
 }
@@ -47,7 +49,9 @@ fn check_problems(e: &ManifestError, text: &str) -> Result<(), TestCaseError> {
 
 /// What `run` does before the GPU: parse, validate, expand, build models.
 fn plan_of(text: &str, source: &str, base: &Path) -> Result<(), TestCaseError> {
-    let m = match no_panic("Manifest::from_str", text, || Manifest::from_str(text, source))? {
+    let m = match no_panic("Manifest::from_str", text, || {
+        Manifest::from_str(text, source)
+    })? {
         Ok(m) => m,
         Err(e) => return check_problems(&e, text),
     };
@@ -206,6 +210,10 @@ fn bad_manifests_exit_2_through_the_binary_and_write_nothing() {
         assert_eq!(r.code, Some(2), "{}\n{text}", r.show());
         assert!(r.stderr.starts_with("Error: "), "{}", r.show());
         assert!(!r.stderr.contains("panicked"), "{}", r.show());
-        assert!(!out.exists(), "a refused manifest created {}", out.display());
+        assert!(
+            !out.exists(),
+            "a refused manifest created {}",
+            out.display()
+        );
     }
 }

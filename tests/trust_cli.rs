@@ -74,12 +74,13 @@ fn the_same_manifest_and_seed_give_byte_identical_files() {
         initscope_ok(&["run", s(&m), "--out", s(out), "--export-weights", "--quiet"]);
     }
     let (fa, fb) = (files(&a), files(&b));
-    assert_eq!(
-        fa.keys().collect::<Vec<_>>(),
-        fb.keys().collect::<Vec<_>>()
-    );
+    assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
     for ext in [".safetensors", ".png", "layers.csv", "report.html"] {
-        assert!(fa.keys().any(|k| k.ends_with(ext)), "no {ext} in {:?}", fa.keys());
+        assert!(
+            fa.keys().any(|k| k.ends_with(ext)),
+            "no {ext} in {:?}",
+            fa.keys()
+        );
     }
     for (name, bytes) in &fa {
         let other = &fb[name];
@@ -114,7 +115,10 @@ fn repeats_show_each_finding_once_with_its_count_and_a_plain_footer() {
     assert_eq!(ran_resumed(&r.stdout), (6, 0));
     let again = initscope_ok(&["run", s(&m), "--out", s(&t.join("out")), "--resume"]);
     let last = again.stdout.lines().last().unwrap();
-    assert!(last.starts_with("Ran 0 runs, kept 6 finished earlier on "), "{last}");
+    assert!(
+        last.starts_with("Ran 0 runs, kept 6 finished earlier on "),
+        "{last}"
+    );
 }
 
 /// The binary with `XDG_RUNTIME_DIR` set to `value` (None: unset).
@@ -141,7 +145,10 @@ fn no_runtime_dir_warning_without_xdg_runtime_dir() {
     std::fs::write(&m, tiny("xdg", 1)).unwrap();
     let out = t.join("out");
     for value in [None, Some(""), Some("relative/dir")] {
-        for args in [vec!["devices"], vec!["run", s(&m), "--out", s(&out), "--quiet"]] {
+        for args in [
+            vec!["devices"],
+            vec!["run", s(&m), "--out", s(&out), "--quiet"],
+        ] {
             let r = without_runtime_dir(&args, value);
             assert_eq!(r.code, Some(0), "{args:?} with {value:?}\n{}", r.show());
             assert!(
@@ -157,8 +164,11 @@ fn no_runtime_dir_warning_without_xdg_runtime_dir() {
 fn plot_names_the_schema_version_it_reads() {
     let t = TempDir::new("newer");
     let p = t.join("results.json");
-    std::fs::write(&p, json!({"schema_version": 99, "runs": [], "renamed": 1}).to_string())
-        .unwrap();
+    std::fs::write(
+        &p,
+        json!({"schema_version": 99, "runs": [], "renamed": 1}).to_string(),
+    )
+    .unwrap();
     let r = initscope(&["plot", s(&p)]);
     assert_eq!(r.code, Some(2), "{}", r.show());
     let want = format!(
@@ -205,7 +215,10 @@ fn a_second_run_into_a_folder_in_use_is_refused_and_a_dead_lock_taken_over() {
     let still_running = child.try_wait().unwrap().is_none();
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(still_running, "the slow run ended before the second started");
+    assert!(
+        still_running,
+        "the slow run ended before the second started"
+    );
     assert_eq!(second.code, Some(2), "{}", second.show());
     let pid = format!("pid {} on ", child.id());
     for want in [s(&out), pid.as_str(), "is in use by initscope process"] {
@@ -223,7 +236,9 @@ fn a_second_run_into_a_folder_in_use_is_refused_and_a_dead_lock_taken_over() {
 }
 
 fn tensor_file(path: &Path, scale: f32) {
-    let w: Vec<f32> = (0..256).map(|i| scale * ((i % 17) as f32 - 8.0) / 16.0).collect();
+    let w: Vec<f32> = (0..256)
+        .map(|i| scale * ((i % 17) as f32 - 8.0) / 16.0)
+        .collect();
     let bytes = initscope::export::safetensors_bytes(&[("w", vec![16, 16], &w)], &[]).unwrap();
     std::fs::write(path, bytes).unwrap();
 }

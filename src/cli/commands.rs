@@ -47,7 +47,13 @@ pub fn run(req: &RunRequest) -> Result<()> {
 
 /// "Ran 3 runs", or with `--resume` "Ran 1 run, kept 2 finished earlier".
 fn footer_counts(ran: usize, kept: usize) -> String {
-    let runs = |n: usize| if n == 1 { "1 run".to_string() } else { format!("{n} runs") };
+    let runs = |n: usize| {
+        if n == 1 {
+            "1 run".to_string()
+        } else {
+            format!("{n} runs")
+        }
+    };
     match kept {
         0 => format!("Ran {}", runs(ran)),
         k => format!("Ran {}, kept {k} finished earlier", runs(ran)),

@@ -96,7 +96,13 @@ pub fn grouped_diagnosis(runs: &[&RunResult]) -> String {
     }
     let n = runs.len();
     seen.iter()
-        .map(|(d, k)| if n > 1 { format!("{d} ({k}/{n})") } else { d.clone() })
+        .map(|(d, k)| {
+            if n > 1 {
+                format!("{d} ({k}/{n})")
+            } else {
+                d.clone()
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

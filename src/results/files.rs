@@ -97,7 +97,10 @@ pub fn summary_csv(runs: &[RunResult]) -> String {
             .map(|v| format!("{v:e}")),
         );
         // Empty in documents written before dead units were counted.
-        row.push(s.max_dead_unit_fraction.map_or(String::new(), |v| format!("{v:e}")));
+        row.push(
+            s.max_dead_unit_fraction
+                .map_or(String::new(), |v| format!("{v:e}")),
+        );
         row.push(format!("{:e}", s.max_saturated_fraction));
         row.push(s.nan_count.to_string());
         row.push(s.inf_count.to_string());

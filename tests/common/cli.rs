@@ -307,7 +307,11 @@ pub fn ran_resumed(stdout: &str) -> (usize, usize) {
         .rev()
         .find(|l| l.starts_with("Ran "))
         .unwrap_or_else(|| panic!("no run count in {stdout:?}"));
-    let num = |s: &str| s.split_whitespace().next().and_then(|n| n.parse::<usize>().ok());
+    let num = |s: &str| {
+        s.split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<usize>().ok())
+    };
     let ran = num(&line[4..]).expect("Ran N");
     let kept = line
         .split_once(", kept ")

@@ -55,11 +55,35 @@ pub enum Mutation {
 /// Odd values: wrong types, extreme and special numbers, odd strings.
 pub fn odd_value() -> impl Strategy<Value = Value> {
     let numbers = vec![
-        0.0, -0.0, -1.0, 0.5, 1e-320, 1e-30, 1e9, 4294967296.0, 1.8e19, 1e308, -1e308,
+        0.0,
+        -0.0,
+        -1.0,
+        0.5,
+        1e-320,
+        1e-30,
+        1e9,
+        4294967296.0,
+        1.8e19,
+        1e308,
+        -1e308,
     ];
     let strings = vec![
-        "", "\0", " ", "../../etc/passwd", "/dev/zero", "xavier_uniform", "relu", "from_file",
-        "NaN", "-inf", "1e999", "ℵ₀ 🙂 \u{202e}txt", "a\"b\\c", "*", "1/sqrt(2L)", "layers.0.weight",
+        "",
+        "\0",
+        " ",
+        "../../etc/passwd",
+        "/dev/zero",
+        "xavier_uniform",
+        "relu",
+        "from_file",
+        "NaN",
+        "-inf",
+        "1e999",
+        "ℵ₀ 🙂 \u{202e}txt",
+        "a\"b\\c",
+        "*",
+        "1/sqrt(2L)",
+        "layers.0.weight",
     ];
     prop_oneof![
         Just(Value::Null),
@@ -80,7 +104,14 @@ pub fn odd_value() -> impl Strategy<Value = Value> {
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
-            "", "Width", "widht", "scheme", "__proto__", "index", "label", "💥",
+            "",
+            "Width",
+            "widht",
+            "scheme",
+            "__proto__",
+            "index",
+            "label",
+            "💥",
         ])
         .prop_map(str::to_string),
         "[a-z_]{1,12}",
@@ -159,10 +190,10 @@ pub fn apply(doc: &Value, ms: &[Mutation]) -> String {
                             obj.insert(new.clone(), old);
                         }
                     }
-                } else if let Some((Step::Item(k), parent)) = p.split_last() {
-                    if let Some(a) = node(&mut v, parent).as_array_mut() {
-                        a.remove(*k);
-                    }
+                } else if let Some((Step::Item(k), parent)) = p.split_last()
+                    && let Some(a) = node(&mut v, parent).as_array_mut()
+                {
+                    a.remove(*k);
                 }
             }
             Mutation::Replace(i, x) => *node(&mut v, &pick(i)) = x.clone(),

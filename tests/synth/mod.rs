@@ -150,7 +150,9 @@ pub fn simulate(net: &Net) -> Vec<LayerRecord> {
         }
         let a: Vec<f64> = z.iter().map(|v| net.act.forward(*v)).collect();
         let mut act = stats(&a, true, net.histograms);
-        let dead = (0..w).filter(|&o| (0..b).all(|i| a[i * w + o] == 0.0)).count();
+        let dead = (0..w)
+            .filter(|&o| (0..b).all(|i| a[i * w + o] == 0.0))
+            .count();
         act.dead_unit_fraction = Some(dead as f64 / w as f64);
         layers.push((
             l,
