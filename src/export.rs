@@ -1,6 +1,10 @@
 //! `--export-weights`: the exact tensors a run studied, as safetensors that
-//! `safetensors.torch.load_file` reads: `layers.<i>.weight` (out, in),
-//! `layers.<i>.bias` (out) and `input` (batch, input_dim), all f32.
+//! `safetensors.torch.load_file` reads, all f32: every parameter by its
+//! export key — the equivalent torch module's `state_dict` (`layers.<i>.weight`
+//! (out, in) and `layers.<i>.bias` for linear stacks; `input_proj.*`,
+//! `blocks.<i>.ff_norm.*`, `blocks.<i>.fc1.*`, `blocks.<i>.fc2.*` and
+//! `final_norm.*` for residual stacks) — then `input` (batch, input_dim) and,
+//! for an `mse` loss, `target` (batch, output width).
 //!
 //! The file is laid out here rather than by `safetensors::serialize`, whose
 //! `__metadata__` is a `HashMap` and comes out in a different order on every
@@ -25,6 +29,9 @@ pub fn write_safetensors(path: &Path, spec: &RunSpec, t: &Tensors) -> std::io::R
         vec![spec.config.input.batch, spec.config.network.input_dim],
         &t.input,
     ));
+    if let Some((shape, v)) = &t.target {
+        tensors.push(("target", shape.clone(), v));
+    }
     let meta = [
         ("format", "pt".to_string()),
         ("initscope_run", spec.id.clone()),

@@ -7,6 +7,13 @@
 //! (often 0). Such a run is diagnosed non-finite, and the checks whose
 //! statistics were emptied say that they could not be judged.
 
+mod residual;
+
+pub use residual::{
+    BRANCH_DOMINATES, BRANCH_NEGLIGIBLE, EARLY_GRAD_RATIO, ResidualRun, STREAM_GROWTH,
+    branch_ratios, group_grad_norm, summarize_residual,
+};
+
 use crate::config::Diagnosis;
 use crate::results::{LayerRecord, RunSummary, TensorStats};
 

@@ -15,8 +15,8 @@ use crate::init::InitError;
 use crate::kernels::reduce::{self, Item};
 use crate::kernels::units;
 use crate::model::memory::Limits;
-use crate::model::{ActId, Model, StatKey, StatSource};
-use crate::results::{LayerRecord, LsuvRecord, TensorStats};
+use crate::model::{ActId, Model, ParamId, StatKey, StatSource};
+use crate::results::{BlockRecord, LayerRecord, LsuvRecord, TensorRecord, TensorStats};
 use crate::rng::{Draw, Role, Stream};
 use ops::{Backward, Cx};
 use std::path::Path;
@@ -63,6 +63,8 @@ pub struct Tensors {
     /// (export key, shape, values).
     pub params: Vec<(String, Vec<usize>, Vec<f32>)>,
     pub input: Vec<f32>,
+    /// The target of an `mse` loss: (batch, output width).
+    pub target: Option<(Vec<usize>, Vec<f32>)>,
 }
 
 impl Tensors {
@@ -79,7 +81,15 @@ impl Tensors {
 #[derive(Debug, Clone)]
 pub struct RunOutput {
     pub layers: Vec<LayerRecord>,
+    /// Residual stacks: per-block records.
+    pub blocks: Vec<BlockRecord>,
+    /// Residual stacks: per-parameter records.
+    pub tensors_stats: Vec<TensorRecord>,
     pub input: TensorStats,
+    /// The network's output and its gradient (residual stacks).
+    pub output: Option<(TensorStats, TensorStats)>,
+    /// The stream entering block 0 (residual stacks).
+    pub stream_in: Option<TensorStats>,
     pub loss: f64,
     pub init_ms: f64,
     pub step_ms: f64,
@@ -90,6 +100,10 @@ pub struct RunOutput {
 pub struct StepOutput {
     pub input: TensorStats,
     pub layers: Vec<LayerRecord>,
+    pub blocks: Vec<BlockRecord>,
+    pub tensors: Vec<TensorRecord>,
+    pub output: Option<(TensorStats, TensorStats)>,
+    pub stream_in: Option<TensorStats>,
     pub loss: f64,
     pub step_ms: f64,
 }
@@ -186,7 +200,7 @@ impl<'s> Session<'s> {
             for op in model.ops.iter().rev() {
                 let seen = written.clone();
                 ops::backward(&mut cx, op, c, how, &|x: ActId| seen[x.0])?;
-                for x in op_inputs(op) {
+                for x in op.inputs() {
                     written[x.0] = true;
                 }
             }
@@ -210,15 +224,20 @@ impl<'s> Session<'s> {
         gpu.submit("forward/backward/statistics", enc)?;
         let all = stats.read(gpu)?;
         let step_ms = t1.elapsed().as_secs_f64() * 1e3;
-        let (input, layers) =
-            crate::model::records::layer_records(self.model, all, self.lsuv.clone());
-        let last = layers
-            .last()
-            .ok_or_else(|| ExecError::Config("the network has no layers".into()))?;
-        let loss = loss::value(self.model.loss, &last.act, &last.grad_act);
+        let r = crate::model::records::collect(self.model, all, self.lsuv.clone());
+        let (out, grad_out) = match (&r.output, r.layers.last()) {
+            (Some((v, g)), _) => (v, g),
+            (None, Some(last)) => (&last.act, &last.grad_act),
+            (None, None) => return Err(ExecError::Config("the network has no layers".into())),
+        };
+        let loss = loss::value(self.model.loss, out, grad_out);
         Ok(StepOutput {
-            input,
-            layers,
+            input: r.input,
+            layers: r.layers,
+            blocks: r.blocks,
+            tensors: r.tensors,
+            output: r.output,
+            stream_in: r.stream_in,
             loss,
             step_ms,
         })
@@ -298,17 +317,53 @@ impl<'s> Session<'s> {
         let (gpu, m) = (self.gpu, self.model);
         let mut params = Vec::with_capacity(m.params.len());
         for (i, p) in m.params.iter().enumerate() {
-            let shape = if p.cols == 1 {
-                vec![p.rows]
-            } else {
-                vec![p.rows, p.cols]
-            };
             let v = gpu.read(&p.label, &self.bufs.params[i], 0, p.len())?;
-            params.push((p.name.clone(), shape, v));
+            params.push((p.name.clone(), p.shape(), v));
         }
         let n = m.batch * m.act(m.input).cols;
         let input = gpu.read("input", &self.bufs.acts[m.input.0].buf, 0, n)?;
-        Ok(Tensors { params, input })
+        let out = m.act(m.output).cols;
+        let target = self.read_target()?.map(|t| (vec![m.batch, out], t));
+        Ok(Tensors {
+            params,
+            input,
+            target,
+        })
+    }
+
+    /// Reads row tensor `id` back (batch × cols, row-major), as the last
+    /// forward pass left it.
+    pub fn read_act(&self, id: ActId) -> Result<Vec<f32>, GpuError> {
+        let t = self.model.act(id);
+        let n = self.model.batch * t.cols;
+        self.gpu.read(&t.label, &self.bufs.acts[id.0].buf, 0, n)
+    }
+
+    /// Reads the stored gradient of row tensor `id` back; `None` when it has
+    /// none of its own (no gradient, or one kept only per chunk).
+    pub fn read_grad(&self, id: ActId) -> Result<Option<Vec<f32>>, GpuError> {
+        let t = self.model.act(id);
+        let Some(g) = &self.bufs.grads[id.0] else {
+            return Ok(None);
+        };
+        let n = self.model.batch * t.cols;
+        self.gpu.read(&t.grad_label, &g.buf, 0, n).map(Some)
+    }
+
+    /// Reads parameter `id`'s gradient back.
+    pub fn read_param_grad(&self, id: ParamId) -> Result<Vec<f32>, GpuError> {
+        let p = self.model.param(id);
+        self.gpu
+            .read(&p.grad_label, self.bufs.param_grad(id), 0, p.len())
+    }
+
+    /// Reads the target of an `mse` loss back; `None` for other losses.
+    pub fn read_target(&self) -> Result<Option<Vec<f32>>, GpuError> {
+        let Some(t) = &self.bufs.target else {
+            return Ok(None);
+        };
+        let n = self.model.batch * t.cols;
+        self.gpu.read("target", &t.buf, 0, n).map(Some)
     }
 }
 
@@ -320,13 +375,6 @@ fn rows_item<'b>(b: &Buffers, t: &'b tensors::Act, histogram: bool) -> Item<'b> 
         .map(|(r0, n)| (t.rows(r0, n), (n * t.cols) as u32))
         .collect();
     Item { chunks, histogram }
-}
-
-/// The row tensors an op reads (whose gradients its backward writes).
-fn op_inputs(op: &crate::model::Op) -> Vec<ActId> {
-    match op {
-        crate::model::Op::Linear { x, .. } | crate::model::Op::Activation { x, .. } => vec![*x],
-    }
 }
 
 /// A recorded reduction waiting for its submission.
@@ -380,7 +428,11 @@ pub fn run_model(
     };
     Ok(RunOutput {
         layers: out.layers,
+        blocks: out.blocks,
+        tensors_stats: out.tensors,
         input: out.input,
+        output: out.output,
+        stream_in: out.stream_in,
         loss: out.loss,
         init_ms: session.init_ms,
         step_ms: out.step_ms,

@@ -34,6 +34,12 @@ pub enum Shader {
     Loss,
     /// Statistics reductions and histograms.
     Reduce,
+    /// LayerNorm and RMSNorm forward and backward.
+    Norm,
+    /// The residual stream's scale and add (forward and backward).
+    Residual,
+    /// Token-embedding input (Philox token ids, table rows, positions).
+    Embed,
 }
 
 impl Shader {
@@ -49,6 +55,9 @@ impl Shader {
             Shader::Activation => "activation.wgsl",
             Shader::Loss => "loss.wgsl",
             Shader::Reduce => "reduce.wgsl",
+            Shader::Norm => "norm.wgsl",
+            Shader::Residual => "residual.wgsl",
+            Shader::Embed => "embed.wgsl",
         }
     }
 
@@ -63,11 +72,17 @@ impl Shader {
             Shader::Activation => include_str!("../../shaders/activation.wgsl"),
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),
             Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
+            Shader::Norm => include_str!("../../shaders/norm.wgsl"),
+            Shader::Residual => include_str!("../../shaders/residual.wgsl"),
+            Shader::Embed => include_str!("../../shaders/embed.wgsl"),
         }
     }
 
     fn uses_philox(self) -> bool {
-        matches!(self, Shader::Philox | Shader::Init | Shader::Orthogonal)
+        matches!(
+            self,
+            Shader::Philox | Shader::Init | Shader::Orthogonal | Shader::Embed
+        )
     }
 
     /// Full WGSL source; WGSL has no `#include`, so shared code is joined here.

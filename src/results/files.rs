@@ -42,10 +42,17 @@ fn check_version(path: &Path, text: &str) -> Result<(), String> {
 }
 
 /// Writes the tidy `layers.csv` into `dir` (once a command's runs are done:
-/// it can be large, and `results.json` already holds every value).
+/// it can be large, and `results.json` already holds every value), and
+/// `blocks.csv` and `tensors.csv` when a run is a residual stack.
 pub fn write_tidy(dir: &Path, doc: &ResultsDoc) -> std::io::Result<PathBuf> {
     let p = dir.join("layers.csv");
     write_atomic(&p, super::tidy::layers_csv(doc).as_bytes())?;
+    if doc.runs.iter().any(|r| !r.blocks.is_empty()) {
+        let blocks = super::tidy::blocks_csv(doc);
+        write_atomic(&dir.join("blocks.csv"), blocks.as_bytes())?;
+        let tensors = super::tidy::tensors_csv(doc);
+        write_atomic(&dir.join("tensors.csv"), tensors.as_bytes())?;
+    }
     Ok(p)
 }
 
