@@ -9,6 +9,8 @@ pub mod loss;
 pub mod norm;
 pub mod orthogonal;
 pub mod philox;
+pub mod qr;
 pub mod reduce;
 pub mod residual;
+pub(crate) mod scratch;
 pub mod units;
