@@ -322,3 +322,46 @@ fn histogram_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
         }
     }
 }
+
+// ---- Dead units -----------------------------------------------------------
+// A unit (column j of a batch x cols activation) is dead when it is exactly 0
+// on every row of the batch. One invocation per column walks the rows of a
+// chunk and ORs "seen a non-zero" into alive[j]; after the last chunk each
+// dead column adds 1 to dead[out_index]. A NaN is not 0, so a NaN unit is
+// not dead; -0 is 0.
+
+struct UnitParams {
+    rows: u32,         // rows of this chunk
+    cols: u32,
+    alive_offset: u32, // this tensor's first flag in `alive`
+    out_index: u32,    // this tensor's counter in `dead`
+    last: u32,         // 1 on the tensor's last chunk
+    _p0: u32,
+    _p1: u32,
+    _p2: u32,
+}
+
+@group(0) @binding(6) var<uniform> up: UnitParams;
+@group(0) @binding(7) var<storage, read> units: array<f32>;
+@group(0) @binding(8) var<storage, read_write> alive: array<u32>;
+@group(0) @binding(9) var<storage, read_write> dead: array<atomic<u32>>;
+
+@compute @workgroup_size(WGR)
+fn dead_units(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let j = (wid.y * nwg.x + wid.x) * WGR + lid;
+    if (j >= up.cols) {
+        return;
+    }
+    var seen = alive[up.alive_offset + j];
+    for (var i = 0u; i < up.rows && seen == 0u; i = i + 1u) {
+        // Bits, not `!= 0.0`: a compiler may assume no NaN and fold the test.
+        if ((bitcast<u32>(units[i * up.cols + j]) & 0x7fffffffu) != 0u) {
+            seen = 1u;
+        }
+    }
+    alive[up.alive_offset + j] = seen;
+    if (up.last == 1u && seen == 0u) {
+        atomicAdd(&dead[up.out_index], 1u);
+    }
+}

@@ -15,6 +15,7 @@ pub mod init;
 pub mod io;
 pub mod jacobian;
 pub mod kernels;
+pub mod lock;
 pub mod manifest;
 pub mod merge;
 pub mod model;

@@ -266,6 +266,8 @@ enum Command {
 }
 
 fn main() {
+    // Before any thread exists: the Vulkan driver reads it.
+    initscope::gpu::runtime_dir::ensure_runtime_dir();
     let cli = Cli::parse();
     let code = match dispatch(cli) {
         Ok(()) => 0,

@@ -6,6 +6,8 @@ use crate::config::RunSpec;
 use crate::manifest::{Manifest, ManifestError, PlanOverrides, config_hash};
 use crate::model::Model;
 use crate::model::memory::Limits;
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Why a plan could not be made (a user error: nothing was run).
@@ -43,12 +45,16 @@ impl Plan {
         let manifest = Manifest::from_path(path)?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut runs = Vec::new();
+        let mut digests = FileDigests::default();
         for spec in manifest.plan(o)? {
             let model = crate::model::build::build(&spec, Some(&base)).map_err(|e| {
                 let (id, label) = (&spec.id, &spec.label);
                 PlanError::Run(format!("{}: run {id} ({label}): {}", path.display(), e.0))
             })?;
-            let hash = config_hash(&spec);
+            let hash = digests.run_hash(&spec).map_err(|e| {
+                let (id, label) = (&spec.id, &spec.label);
+                PlanError::Run(format!("{}: run {id} ({label}): {e}", path.display()))
+            })?;
             runs.push(PlannedRun { spec, model, hash });
         }
         Ok(Plan {
@@ -101,4 +107,59 @@ pub fn plan_hash<'a>(runs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Stri
         h.update(b"\n");
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 digests of the `from_file` files a plan reads, each file read once.
+#[derive(Default)]
+struct FileDigests(BTreeMap<String, String>);
+
+impl FileDigests {
+    /// The run's configuration hash. A run that reads `from_file` tensors
+    /// also hashes those files' bytes, so that `--resume` reruns it when a
+    /// file changed on disk under the same path. Other runs keep the plain
+    /// [`config_hash`] (the hashes of finished results stay valid).
+    fn run_hash(&mut self, spec: &RunSpec) -> Result<String, String> {
+        use sha2::{Digest, Sha256};
+        let base = config_hash(spec);
+        let mut files = Vec::new();
+        file_paths(
+            &serde_json::to_value(&spec.config).unwrap_or_default(),
+            &mut files,
+        );
+        if files.is_empty() {
+            return Ok(base);
+        }
+        files.sort();
+        files.dedup();
+        let mut h = Sha256::new();
+        h.update(b"initscope config+files hash v1\n");
+        h.update(base.as_bytes());
+        for f in files {
+            if !self.0.contains_key(&f) {
+                let bytes = std::fs::read(&f).map_err(|e| format!("cannot read {f}: {e}"))?;
+                let d: String = Sha256::digest(&bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                self.0.insert(f.clone(), d);
+            }
+            h.update(format!("\n{f} {}", self.0[&f]).as_bytes());
+        }
+        Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+/// The `path` of every `from_file` init anywhere in a configuration
+/// (top-level, per-layer, LSUV's `pre`, the input).
+fn file_paths(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if m.get("scheme").and_then(Value::as_str) == Some("from_file") {
+                out.extend(m.get("path").and_then(Value::as_str).map(str::to_string));
+            }
+            m.values().for_each(|x| file_paths(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| file_paths(x, out)),
+        _ => {}
+    }
 }

@@ -107,6 +107,9 @@ pub trait Progress {
     fn run_started(&mut self, index: usize, label: &str);
     fn run_finished(&mut self, index: usize, skipped: bool);
     fn finish(&mut self);
+    /// Something the user should read that is not an error (printed on
+    /// stderr by the CLI, even with --quiet).
+    fn note(&mut self, _message: &str) {}
 }
 
 /// No progress output.
@@ -145,6 +148,16 @@ pub fn execute(
     };
     plan.check_fits(exec::limits(gpu))?;
     let dir = prepare_dir(req, &plan)?;
+    // Held until the report is written: a second run into this folder is
+    // refused instead of interleaving its writes with ours.
+    let lock =
+        crate::lock::FolderLock::acquire(&dir).map_err(|e| RunError::Usage(e.to_string()))?;
+    if let Some(stale) = &lock.took_over {
+        progress.note(&format!(
+            "took over the lock of {} left by initscope {stale}, which no longer runs",
+            dir.display()
+        ));
+    }
     let previous = resume_map(req.resume, &dir)?;
     let mut doc = new_doc(gpu, &plan, plan_hash, shard);
     let (mut ran, mut skipped) = (0, 0);
@@ -180,6 +193,7 @@ pub fn execute(
         Images::Linked
     };
     let figures = finish(&doc, &dir, images)?;
+    drop(lock);
     Ok(Outcome {
         doc,
         dir,

@@ -36,16 +36,29 @@ pub fn run(req: &RunRequest) -> Result<()> {
             );
         }
         out!(
-            "{} runs ({} run, {} resumed) on {} ({}). Results: {}",
-            outcome.doc.runs.len(),
-            outcome.ran,
-            outcome.skipped,
+            "{} on {} ({}). Results: {}",
+            footer_counts(outcome.ran, outcome.skipped),
             outcome.doc.adapter.name,
             outcome.doc.adapter.backend,
             outcome.dir.join("report.html").display()
         );
     }
     Ok(())
+}
+
+/// "Ran 3 runs", or with `--resume` "Ran 1 run, kept 2 finished earlier".
+fn footer_counts(ran: usize, kept: usize) -> String {
+    let runs = |n: usize| {
+        if n == 1 {
+            "1 run".to_string()
+        } else {
+            format!("{n} runs")
+        }
+    };
+    match kept {
+        0 => format!("Ran {}", runs(ran)),
+        k => format!("Ran {}, kept {k} finished earlier", runs(ran)),
+    }
 }
 
 pub fn validate(

@@ -40,6 +40,10 @@ impl Progress for Bar {
             b.inc(1);
         }
     }
+    fn note(&mut self, message: &str) {
+        eprintln!("note: {message}");
+    }
+
     fn finish(&mut self) {
         if let Some(b) = &self.0 {
             b.finish_and_clear();

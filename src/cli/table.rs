@@ -50,11 +50,7 @@ fn rows(doc: &ResultsDoc) -> Vec<[String; 8]> {
             let (nan, inf) = runs.iter().fold((0, 0), |(a, b), r| {
                 (a + r.summary.nan_count, b + r.summary.inf_count)
             });
-            let mut diag: Vec<String> = runs
-                .iter()
-                .flat_map(|r| r.summary.diagnosis.clone())
-                .collect();
-            diag.dedup();
+            let diag = grouped_diagnosis(&runs);
             let label = if runs.len() > 1 {
                 format!("{g} (×{})", runs.len())
             } else {
@@ -65,17 +61,50 @@ fn rows(doc: &ResultsDoc) -> Vec<[String; 8]> {
                 col(&|r| r.summary.final_act_std, &sci),
                 col(&|r| r.summary.mean_grad_norm, &sci),
                 col(&|r| r.summary.grad_norm_ratio, &sci),
-                col(&|r| r.summary.max_dead_fraction, &pct),
+                col(
+                    &|r| {
+                        let s = &r.summary;
+                        s.max_dead_unit_fraction.unwrap_or(s.max_dead_fraction)
+                    },
+                    &pct,
+                ),
                 col(&|r| r.summary.max_saturated_fraction, &pct),
                 format!("{nan}/{inf}"),
-                if diag.is_empty() {
-                    "healthy".into()
-                } else {
-                    diag.iter().map(|d| short(d)).collect::<Vec<_>>().join(", ")
-                },
+                diag,
             ]
         })
         .collect()
+}
+
+/// Each finding of a group's runs once, in first-seen order, with how many
+/// of the runs had it when there are repeats: "dead units (4/5)".
+pub fn grouped_diagnosis(runs: &[&RunResult]) -> String {
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for r in runs {
+        let mut mine: Vec<String> = r.summary.diagnosis.iter().map(|d| short(d)).collect();
+        // One vote per run, however often a run names the same finding.
+        mine.dedup();
+        for d in mine {
+            match seen.iter_mut().find(|(s, _)| *s == d) {
+                Some((_, k)) => *k += 1,
+                None => seen.push((d, 1)),
+            }
+        }
+    }
+    if seen.is_empty() {
+        return "healthy".into();
+    }
+    let n = runs.len();
+    seen.iter()
+        .map(|(d, k)| {
+            if n > 1 {
+                format!("{d} ({k}/{n})")
+            } else {
+                d.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The diagnosis without its parenthesised numbers, for the narrow table.
@@ -90,7 +119,7 @@ pub fn runs_table(doc: &ResultsDoc) -> String {
         "final act std",
         "mean ‖dW‖",
         "‖dW‖ max/min",
-        "dead",
+        "dead units",
         "saturated",
         "NaN/Inf",
         "diagnosis",

@@ -396,7 +396,7 @@ static DIAGNOSIS: Obj = Obj {
         threshold(
             "dead_fraction",
             0.5,
-            "a layer with more exact zeros is dead",
+            "a layer with more than this fraction of its units 0 for every input of the batch is dead",
         ),
         threshold(
             "saturated_fraction",

@@ -14,6 +14,7 @@ use crate::config::RunSpec;
 use crate::gpu::{Gpu, GpuError};
 use crate::init::InitError;
 use crate::kernels::reduce::{self, Item};
+use crate::kernels::units;
 use crate::model::memory::Limits;
 use crate::model::{ActId, Model, ParamId, StatKey, StatSource};
 use crate::results::{BlockRecord, LayerRecord, LsuvRecord, TensorRecord, TensorStats};
@@ -255,11 +256,41 @@ impl<'s> Session<'s> {
             .collect::<Result<_, _>>()?;
         let (sat, bins) = (model.saturation_threshold as f32, model.histogram_bins);
         let bufs = reduce::encode_reduce(self.gpu, enc, &items, sat, bins)?;
+        let (dead, dead_of) = self.dead_units(enc)?;
         Ok(PendingStats {
             bufs,
             keys: model.stats.iter().map(|r| r.key.clone()).collect(),
             activation: model.stats.iter().map(|r| r.activation).collect(),
+            dead,
+            dead_of,
         })
+    }
+
+    /// Records the dead-unit count of every activation statistic (row
+    /// tensors only); returns the counters and the statistic each belongs to.
+    fn dead_units(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+    ) -> Result<(units::DeadUnits, Vec<usize>), GpuError> {
+        let b = &self.bufs;
+        let mut items = Vec::new();
+        let mut of = Vec::new();
+        for (i, r) in self.model.stats.iter().enumerate() {
+            if let (true, StatSource::Act(id)) = (r.activation, r.source) {
+                let t = &b.acts[id.0];
+                let chunks = b
+                    .chunks()
+                    .into_iter()
+                    .map(|(r0, n)| (t.rows(r0, n), n as u32))
+                    .collect();
+                items.push(units::UnitItem {
+                    chunks,
+                    cols: t.cols as u32,
+                });
+                of.push(i);
+            }
+        }
+        Ok((units::encode_dead_units(self.gpu, enc, &items)?, of))
     }
 
     /// A reduction item over `source` (every chunk of a row tensor).
@@ -354,11 +385,17 @@ struct PendingStats {
     bufs: reduce::StatsBuffers,
     keys: Vec<StatKey>,
     activation: Vec<bool>,
+    dead: units::DeadUnits,
+    /// The statistic each dead-unit counter belongs to.
+    dead_of: Vec<usize>,
 }
 
 impl PendingStats {
     fn read(self, gpu: &Gpu) -> Result<Vec<(StatKey, TensorStats)>, GpuError> {
-        let all = reduce::read_stats(gpu, &self.bufs, &self.activation)?;
+        let mut all = reduce::read_stats(gpu, &self.bufs, &self.activation)?;
+        for (f, i) in self.dead.read(gpu)?.into_iter().zip(self.dead_of) {
+            all[i].dead_unit_fraction = Some(f);
+        }
         Ok(self.keys.into_iter().zip(all).collect())
     }
 }

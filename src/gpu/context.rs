@@ -117,6 +117,7 @@ impl AdapterReport {
 }
 
 fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+    super::runtime_dir::ensure_runtime_dir();
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     desc.backends = backends;
     wgpu::Instance::new(desc)

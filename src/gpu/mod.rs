@@ -4,6 +4,7 @@
 pub mod buffers;
 pub mod context;
 pub mod pipelines;
+pub mod runtime_dir;
 
 pub use context::{AdapterReport, BackendChoice, Gpu, GpuOptions, list_adapters};
 pub use pipelines::Shader;

@@ -14,3 +14,4 @@ pub mod qr;
 pub mod reduce;
 pub mod residual;
 pub(crate) mod scratch;
+pub mod units;

@@ -324,6 +324,8 @@ impl GpuRec {
             nan_count: u64::from(self.nan),
             inf_count: u64::from(self.inf),
             zero_fraction: activation.then(|| frac(self.zero)),
+            // Filled in by the dead-unit pass, which knows the columns.
+            dead_unit_fraction: None,
             saturated_fraction: activation.then(|| frac(self.sat)),
             histogram: None,
         }

@@ -229,7 +229,7 @@ fn summary_table(h: &mut String, runs: &[RunResult]) {
     h.push_str(
         "<div class=\"scroll\"><table>\n<thead><tr><th>Run</th><th title=\"std of the network's output (the last layer, or the last block and final norm)\">Final act std</th>\
          <th title=\"mean over layers of ‖dW‖_F (residual stacks: over blocks of √Σ‖grad‖²)\">Mean grad norm</th><th title=\"max/min of the same norms\">Grad norm ratio</th>\
-         <th>Dead %</th><th>Saturated %</th><th>NaN / Inf</th><th>Diagnosis</th></tr></thead>\n<tbody>\n",
+         <th title=\"largest share of a layer's units that are 0 for every input\">Dead units %</th><th>Saturated %</th><th>NaN / Inf</th><th>Diagnosis</th></tr></thead>\n<tbody>\n",
     );
     for r in runs {
         let s = &r.summary;
@@ -246,7 +246,8 @@ fn summary_table(h: &mut String, runs: &[RunResult]) {
             num(s.final_act_std),
             num(s.mean_grad_norm),
             num(s.grad_norm_ratio),
-            dead_or_dash(r, s.max_dead_fraction),
+            // Older documents have only the zero fraction.
+            dead_or_dash(r, s.max_dead_unit_fraction.unwrap_or(s.max_dead_fraction)),
             dead_or_dash(r, s.max_saturated_fraction),
             if nonfinite > 0 { " class=\"bad\"" } else { "" },
             s.nan_count,

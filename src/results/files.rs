@@ -11,8 +11,34 @@ use std::path::{Path, PathBuf};
 pub fn read_results(path: &Path) -> Result<ResultsDoc, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    check_version(path, &text)?;
     serde_json::from_str(&text)
         .map_err(|e| format!("{} is not a valid results.json: {e}", path.display()))
+}
+
+/// Refuses a document written by a newer initscope before its fields are
+/// read: a renamed field would otherwise surface as a puzzling parse error.
+fn check_version(path: &Path, text: &str) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    struct Version {
+        schema_version: Option<u64>,
+    }
+    let Ok(Version {
+        schema_version: Some(v),
+    }) = serde_json::from_str::<Version>(text)
+    else {
+        return Ok(());
+    };
+    if v > u64::from(super::SCHEMA_VERSION) {
+        return Err(format!(
+            "{} has schema_version {v}, written by a newer initscope; this initscope {} reads \
+             schema_version {} and older: upgrade initscope to read it",
+            path.display(),
+            env!("CARGO_PKG_VERSION"),
+            super::SCHEMA_VERSION
+        ));
+    }
+    Ok(())
 }
 
 /// Writes the tidy `layers.csv` into `dir` (once a command's runs are done:
@@ -50,7 +76,7 @@ pub fn summary_csv(runs: &[RunResult]) -> String {
     }
     out.push_str(
         ",loss,input_std,final_act_std,mean_grad_norm,grad_norm_ratio,max_dead_fraction,\
-         max_saturated_fraction,nan_count,inf_count,diagnosis,init_ms,step_ms,total_ms\n",
+         max_dead_unit_fraction,max_saturated_fraction,nan_count,inf_count,diagnosis,init_ms,step_ms,total_ms\n",
     );
     for r in runs {
         let s = &r.summary;
@@ -73,11 +99,16 @@ pub fn summary_csv(runs: &[RunResult]) -> String {
                 s.mean_grad_norm,
                 s.grad_norm_ratio,
                 s.max_dead_fraction,
-                s.max_saturated_fraction,
             ]
             .iter()
             .map(|v| format!("{v:e}")),
         );
+        // Empty in documents written before dead units were counted.
+        row.push(
+            s.max_dead_unit_fraction
+                .map_or(String::new(), |v| format!("{v:e}")),
+        );
+        row.push(format!("{:e}", s.max_saturated_fraction));
         row.push(s.nan_count.to_string());
         row.push(s.inf_count.to_string());
         row.push(csv_field(&s.diagnosis.join("; ")));

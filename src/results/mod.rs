@@ -37,6 +37,10 @@ pub struct TensorStats {
     /// Fraction of elements exactly 0 (activations only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zero_fraction: Option<f64>,
+    /// Fraction of units (columns) exactly 0 on every row of the batch
+    /// (activations only): a dead unit never fires for any input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_unit_fraction: Option<f64>,
     /// Fraction with |a| > `stats.saturation_threshold` (activations only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saturated_fraction: Option<f64>,
@@ -116,6 +120,10 @@ pub struct RunSummary {
     pub grad_norm_ratio: f64,
     /// Largest zero fraction of any hidden layer's activation.
     pub max_dead_fraction: f64,
+    /// Largest dead-unit fraction of any layer (units zero on every row of
+    /// the batch); absent in documents written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_dead_unit_fraction: Option<f64>,
     /// Largest saturated fraction of any hidden layer's activation.
     pub max_saturated_fraction: f64,
     pub nan_count: u64,

@@ -63,6 +63,7 @@ pub fn stat_cells(s: &TensorStats) -> Vec<(&'static str, f64)> {
         ("inf_count", s.inf_count as f64),
     ];
     v.extend(s.zero_fraction.map(|x| ("zero_fraction", x)));
+    v.extend(s.dead_unit_fraction.map(|x| ("dead_unit_fraction", x)));
     v.extend(s.saturated_fraction.map(|x| ("saturated_fraction", x)));
     v
 }

@@ -72,17 +72,24 @@ pub fn summarize_residual(r: &ResidualRun<'_>, d: &Diagnosis) -> RunSummary {
     let final_act_std = r.output.map_or(0.0, |o| o.std);
     let mut diagnosis = Vec::new();
     if nan + inf > 0 {
-        diagnosis.push(format!("NaN/Inf ({nan} NaN, {inf} Inf)"));
-    }
-    if final_act_std < d.vanishing_act_std {
+        // The statistics leave NaN/Inf out: conclusions from what is left
+        // (an output std of 0, say) would be wrong.
+        diagnosis.push(format!("NaN/Inf values ({nan} NaN, {inf} Inf)"));
+        diagnosis.push(
+            "cannot judge output scale, stream, gradients (the statistics leave out the NaN/Inf values)"
+                .into(),
+        );
+    } else if final_act_std < d.vanishing_act_std {
         let v = d.vanishing_act_std;
         diagnosis.push(format!("vanishing output (std {final_act_std:.2e} < {v})"));
     } else if final_act_std > d.exploding_act_std {
         let v = d.exploding_act_std;
         diagnosis.push(format!("exploding output (std {final_act_std:.2e} > {v})"));
     }
-    diagnose_stream(r, &mut diagnosis);
-    diagnose_grads(&grads, mean_grad_norm, d, &mut diagnosis);
+    if nan + inf == 0 {
+        diagnose_stream(r, &mut diagnosis);
+        diagnose_grads(&grads, mean_grad_norm, d, &mut diagnosis);
+    }
     let grad_norm_ratio = match (grads.is_empty(), lo > 0.0) {
         (true, _) => 1.0,
         (false, true) => hi / lo,
@@ -95,6 +102,7 @@ pub fn summarize_residual(r: &ResidualRun<'_>, d: &Diagnosis) -> RunSummary {
         mean_grad_norm,
         grad_norm_ratio,
         max_dead_fraction: 0.0,
+        max_dead_unit_fraction: None,
         max_saturated_fraction: 0.0,
         nan_count: nan,
         inf_count: inf,

@@ -318,16 +318,23 @@ pub fn merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
     }
 }
 
-/// "(N run, M resumed)" from `run`'s last line.
+/// (ran, kept) from `run`'s last line: "Ran N run(s)[, kept M finished earlier] on …".
 pub fn ran_resumed(stdout: &str) -> (usize, usize) {
-    let tail = stdout
-        .rsplit_once(" runs (")
-        .map(|(_, t)| t)
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("Ran "))
         .unwrap_or_else(|| panic!("no run count in {stdout:?}"));
-    let num = |s: &str| s.trim().parse::<usize>().ok();
-    let (a, b) = tail.split_once(" run, ").expect("N run, M resumed");
-    let b = b.split_once(" resumed").expect("resumed").0;
-    (num(a).expect("N"), num(b).expect("M"))
+    let num = |s: &str| {
+        s.split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<usize>().ok())
+    };
+    let ran = num(&line[4..]).expect("Ran N");
+    let kept = line
+        .split_once(", kept ")
+        .map_or(0, |(_, t)| num(t).expect("kept M"));
+    (ran, kept)
 }
 
 /// results.json of an output folder, as the library's type.

@@ -331,10 +331,20 @@ pub fn tensor_stats(
         inf_count: x.iter().filter(|v| v.is_infinite()).count() as u64,
         zero_fraction: activation_opts
             .map(|_| fraction(finite.iter().filter(|&&v| v == 0.0).count())),
+        dead_unit_fraction: None,
         saturated_fraction: activation_opts
             .map(|t| fraction(finite.iter().filter(|v| v.abs() > t).count())),
         histogram: histogram_bins.map(|k| histogram(&finite, min, max, k as usize)),
     }
+}
+
+/// Fraction of the columns of a rows × cols row-major tensor that are
+/// exactly 0 on every row (a NaN is not 0).
+pub fn dead_unit_fraction(x: &[f64], rows: usize, cols: usize) -> f64 {
+    let dead = (0..cols)
+        .filter(|&j| (0..rows).all(|i| x[i * cols + j] == 0.0))
+        .count();
+    dead as f64 / cols.max(1) as f64
 }
 
 /// [`tensor_stats`] of an f32 tensor (widened exactly to f64).

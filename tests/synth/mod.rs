@@ -124,6 +124,7 @@ pub fn stats(v: &[f64], act: bool, histogram: bool) -> TensorStats {
         nan_count: v.iter().filter(|x| x.is_nan()).count() as u64,
         inf_count: v.iter().filter(|x| x.is_infinite()).count() as u64,
         zero_fraction: if act { frac(&|x| x == 0.0) } else { None },
+        dead_unit_fraction: None,
         saturated_fraction: if act { frac(&|x| x.abs() > 0.9) } else { None },
         histogram: hist,
     }
@@ -148,11 +149,16 @@ pub fn simulate(net: &Net) -> Vec<LayerRecord> {
             }
         }
         let a: Vec<f64> = z.iter().map(|v| net.act.forward(*v)).collect();
+        let mut act = stats(&a, true, net.histograms);
+        let dead = (0..w)
+            .filter(|&o| (0..b).all(|i| a[i * w + o] == 0.0))
+            .count();
+        act.dead_unit_fraction = Some(dead as f64 / w as f64);
         layers.push((
             l,
             stats(&wt, false, net.histograms),
             stats(&z, false, false),
-            stats(&a, true, net.histograms),
+            act,
         ));
         inputs.push(std::mem::replace(&mut x, a));
         weights.push(wt);
@@ -239,61 +245,23 @@ fn theory(net: &Net) -> Prediction {
     p
 }
 
-/// The summary the diagnosis stage would write.
+/// The summary and diagnosis, through the runner's own code
+/// (`initscope::stats::summarize`) with the default thresholds.
 pub fn summarize(layers: &[LayerRecord]) -> RunSummary {
-    let norms: Vec<f64> = layers.iter().map(|l| l.grad_weight.norm).collect();
-    let final_act_std = layers.last().map(|l| l.act.std).unwrap_or(0.0);
-    let mean_grad_norm = norms.iter().sum::<f64>() / norms.len().max(1) as f64;
-    let (lo, hi) = norms
+    let config = initscope::config::RunConfig::from_checked(json!({
+        "network": {"input_dim": 8, "width": 8, "depth": 1},
+        "input": {"batch": 8}
+    }))
+    .expect("a minimal run configuration");
+    let saturating: Vec<bool> = layers
         .iter()
-        .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
-    let dead = layers
-        .iter()
-        .filter_map(|l| l.act.zero_fraction)
-        .fold(0.0, f64::max);
-    let sat = layers
-        .iter()
-        .filter_map(|l| l.act.saturated_fraction)
-        .fold(0.0, f64::max);
-    let nan_count = layers
-        .iter()
-        .map(|l| l.act.nan_count + l.grad_weight.nan_count)
-        .sum();
-    let inf_count = layers
-        .iter()
-        .map(|l| l.act.inf_count + l.grad_weight.inf_count)
-        .sum();
-    let mut diagnosis = Vec::new();
-    if final_act_std < 0.1 {
-        diagnosis.push("vanishing activations".to_string());
-    }
-    if final_act_std > 10.0 {
-        diagnosis.push("exploding activations".to_string());
-    }
-    if mean_grad_norm < 1e-6 {
-        diagnosis.push("vanishing gradients".to_string());
-    }
-    if sat > 0.3 {
-        diagnosis.push("saturated activations".to_string());
-    }
-    if dead > 0.5 {
-        diagnosis.push("dead units".to_string());
-    }
-    if nan_count + inf_count > 0 {
-        diagnosis.push("NaN/Inf values".to_string());
-    }
-    RunSummary {
-        loss: 0.0,
-        input_std: 1.0,
-        final_act_std,
-        mean_grad_norm,
-        grad_norm_ratio: if lo > 0.0 { hi / lo } else { f64::INFINITY },
-        max_dead_fraction: dead,
-        max_saturated_fraction: sat,
-        nan_count,
-        inf_count,
-        diagnosis,
-    }
+        .map(|l| Activation::from_name(&l.activation).is_some_and(|a| a.saturates()))
+        .collect();
+    let input = TensorStats {
+        std: 1.0,
+        ..TensorStats::default()
+    };
+    initscope::stats::summarize(layers, &input, 0.0, &config.stats.diagnosis, &saturating)
 }
 
 /// A run of `net`, labelled.
