@@ -1,5 +1,6 @@
-// General strided GEMM: C[i, j] = sum_p A(i, p) * B(p, j) (+ bias[j]), with
-// A(i, p) = a[i * a_si + p * a_sp] and B(p, j) = b[p * b_sp + j * b_sj].
+// General strided GEMM: C[i, j] = alpha * sum_p A(i, p) * B(p, j) (+ bias[j])
+// (+ C[i, j]), with A(i, p) = a[a_off + i * a_si + p * a_sp],
+// B(p, j) = b[b_off + p * b_sp + j * b_sj] and C[i, j] at c[c_off + i * c_si + j].
 // One layout covers the three orientations of a linear layer:
 //   forward  H  = X  W^T : A = X (row-major), B(p, j) = W[j, p]
 //   backward dX = dH W   : A = dH,            B(p, j) = W[p, j]
@@ -17,9 +18,13 @@ struct GemmParams {
     b_sp: u32,
     b_sj: u32,
     tiles_n: u32,
-    accumulate: u32, // C += A·B instead of C = A·B (batch-chunked dW)
+    accumulate: u32, // C += alpha·A·B instead of C = alpha·A·B (batch-chunked dW)
+    c_si: u32,       // row stride of C
+    a_off: u32,      // element offsets of A, B and C in their bindings
+    b_off: u32,
+    c_off: u32,
+    alpha: f32,
     _p1: u32,
-    _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> gp: GemmParams;
@@ -50,11 +55,11 @@ fn gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // Clamp rows/columns so loads stay in bounds; only valid ones are stored.
     var ar: array<u32, 4>;
     for (var r = 0u; r < TM; r++) {
-        ar[r] = min(i0 + r, gp.m - 1u) * gp.a_si;
+        ar[r] = gp.a_off + min(i0 + r, gp.m - 1u) * gp.a_si;
     }
     var bc: vec4<u32>;
     for (var q = 0u; q < TN; q++) {
-        bc[q] = min(j0 + q, gp.n - 1u) * gp.b_sj;
+        bc[q] = gp.b_off + min(j0 + q, gp.n - 1u) * gp.b_sj;
     }
     for (var p = 0u; p < gp.k; p++) {
         let bp = p * gp.b_sp;
@@ -70,14 +75,15 @@ fn gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             for (var q = 0u; q < TN; q++) {
                 let j = j0 + q;
                 if (j < gp.n) {
-                    var v = acc[r][q];
+                    var v = gp.alpha * acc[r][q];
                     if (gp.has_bias != 0u) {
                         v = v + bias[j];
                     }
+                    let o = gp.c_off + i * gp.c_si + j;
                     if (gp.accumulate != 0u) {
-                        v = v + c[i * gp.n + j];
+                        v = v + c[o];
                     }
-                    c[i * gp.n + j] = v;
+                    c[o] = v;
                 }
             }
         }

@@ -13,9 +13,13 @@ struct TileParams {
     b_sp: u32,
     b_sj: u32,
     tiles_n: u32,
-    accumulate: u32, // C += A·B instead of C = A·B (batch-chunked dW)
+    accumulate: u32, // C += alpha·A·B instead of C = alpha·A·B (batch-chunked dW)
+    c_si: u32,       // row stride of C
+    a_off: u32,      // element offsets of A, B and C in their bindings
+    b_off: u32,
+    c_off: u32,
+    alpha: f32,
     _p1: u32,
-    _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> tp: TileParams;
@@ -51,14 +55,14 @@ fn gemm_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
             let mm = e % TM;
             let i = row0 + mm;
             let p = k0 + kk;
-            a_tile[e] = select(0.0, a[min(i, tp.m - 1u) * tp.a_si + min(p, tp.k - 1u) * tp.a_sp], i < tp.m && p < tp.k);
+            a_tile[e] = select(0.0, a[tp.a_off + min(i, tp.m - 1u) * tp.a_si + min(p, tp.k - 1u) * tp.a_sp], i < tp.m && p < tp.k);
         }
         for (var e = lid; e < TK * TN; e += WG) {
             let kk = e / TN;
             let nn = e % TN;
             let j = col0 + nn;
             let p = k0 + kk;
-            b_tile[e] = select(0.0, b[min(p, tp.k - 1u) * tp.b_sp + min(j, tp.n - 1u) * tp.b_sj], j < tp.n && p < tp.k);
+            b_tile[e] = select(0.0, b[tp.b_off + min(p, tp.k - 1u) * tp.b_sp + min(j, tp.n - 1u) * tp.b_sj], j < tp.n && p < tp.k);
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk++) {
@@ -82,14 +86,15 @@ fn gemm_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
             for (var q = 0u; q < 4u; q++) {
                 let j = col0 + tx * 4u + q;
                 if (j < tp.n) {
-                    var v = acc[r][q];
+                    var v = tp.alpha * acc[r][q];
                     if (tp.has_bias != 0u) {
                         v = v + bias[j];
                     }
+                    let o = tp.c_off + i * tp.c_si + j;
                     if (tp.accumulate != 0u) {
-                        v = v + c[i * tp.n + j];
+                        v = v + c[o];
                     }
-                    c[i * tp.n + j] = v;
+                    c[o] = v;
                 }
             }
         }

@@ -1,7 +1,7 @@
-// Haar-orthogonal weights as a product of Householder reflectors built from a
-// Gaussian matrix: exactly the Q (with the sign correction diag(sign R)) of
-// the Householder QR of that Gaussian matrix, as torch.nn.init.orthogonal_
-// computes it, but without forming R.
+// Haar-orthogonal weights as a product of Householder reflectors built from
+// the columns of a Gaussian matrix as drawn (Stewart 1980): distributed as
+// the sign-corrected Q of the QR of a Gaussian matrix, though not equal to
+// it. Used for matrices taller than the blocked QR's panel kernel holds.
 //
 // G is n x m (n >= m), row-major, N(0, 1) entries from the orthogonal-source
 // stream. Reflector k uses column k below the diagonal: x = G[k.., k].

@@ -216,6 +216,7 @@ enum Command {
     #[command(after_help = "Examples:
   initscope bench --quick
   initscope bench --tune --json bench.json
+  initscope bench --curves --quick
   initscope bench --json - > bench.json")]
     Bench {
         /// Also write the report as JSON ("-" for stdout).
@@ -227,6 +228,10 @@ enum Command {
         /// First time every GEMM variant on this adapter and cache the fastest.
         #[arg(long)]
         tune: bool,
+        /// Also time steps against width (256..4096) and depth (10..200), with
+        /// fitted exponents and the widest stack that fits.
+        #[arg(long)]
+        curves: bool,
         #[command(flatten)]
         adapter: AdapterArgs,
     },
@@ -375,7 +380,15 @@ fn dispatch(cli: Cli) -> Result<()> {
             json,
             quick,
             tune,
+            curves,
             adapter,
-        } => cli::commands::bench(json, quick, tune, &adapter.options()),
+        } => {
+            let flags = cli::commands::BenchFlags {
+                quick,
+                tune,
+                curves,
+            };
+            cli::commands::bench(json, flags, &adapter.options())
+        }
     }
 }

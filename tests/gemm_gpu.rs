@@ -42,7 +42,69 @@ fn data(n: usize, seed: u32) -> Vec<f32> {
     )
 }
 
+/// A sub-block product inside larger buffers, as the blocked QR runs it:
+/// element offsets, a C row stride wider than n, and alpha = −1 with
+/// accumulation (C −= A·B); A and B in both orientations. Elements of C
+/// outside the block must be untouched.
+fn check_sub_block(v: GemmVariant) {
+    // Odd strides (packed paths), then 64-multiple strides and 16-byte
+    // aligned offsets (the copied paths of the subgroup kernel).
+    check_sub_block_at(v, [41, 75, 83], [5, 7, 3 * 83 + 9]);
+    check_sub_block_at(v, [128, 64, 192], [8, 12, 2 * 192 + 4]);
+}
+
+fn check_sub_block_at(v: GemmVariant, [lda, ldb, ldc]: [usize; 3], [ao, bo, co]: [usize; 3]) {
+    let gpu = gpu();
+    let (m, n, k) = (37usize, 70usize, 29usize);
+    let a = data(ao + lda * 72, 5);
+    let b = data(bo + ldb * 72, 6);
+    let c0 = data(co + m * ldc, 7);
+    for (sa, sb) in [([lda, 1], [ldb, 1]), ([1, lda], [1, ldb])] {
+        let g = Gemm {
+            a_off: ao as u32,
+            b_off: bo as u32,
+            c_off: co as u32,
+            c_si: ldc as u32,
+            alpha: -1.0,
+            accumulate: 1,
+            ..Gemm::new(m, n, k, [sa[0], sa[1], sb[0], sb[1]])
+        };
+        let ba = gpu.storage_from("a", &a).unwrap();
+        let bb = gpu.storage_from("b", &b).unwrap();
+        let bc = gpu.storage_from("c", &c0).unwrap();
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        encode_gemm_with(&gpu, v, &mut enc, &g, &ba, &bb, None, &bc).unwrap();
+        gpu.submit("gemm sub-block test", enc).unwrap();
+        let got: Vec<f32> = gpu.read("c", &bc, 0, c0.len()).unwrap();
+        for (idx, (&c, &old)) in got.iter().zip(&c0).enumerate() {
+            let (i, j) = ((idx.wrapping_sub(co)) / ldc, (idx.wrapping_sub(co)) % ldc);
+            if idx < co || i >= m || j >= n {
+                assert_eq!(
+                    c,
+                    old,
+                    "{}: element {idx} outside the block changed",
+                    v.describe()
+                );
+                continue;
+            }
+            let (mut s, mut mag) = (f64::from(old), f64::from(old).abs());
+            for p in 0..k {
+                let x = f64::from(a[ao + i * sa[0] + p * sa[1]]);
+                let y = f64::from(b[bo + p * sb[0] + j * sb[1]]);
+                s -= x * y;
+                mag += (x * y).abs();
+            }
+            assert!(
+                (f64::from(c) - s).abs() <= 1e-5 * mag + 1e-6,
+                "{} {g:?}: ({i}, {j}): {c} vs {s}",
+                v.describe()
+            );
+        }
+    }
+}
+
 fn check_variant(v: GemmVariant) {
+    check_sub_block(v);
     let gpu = gpu();
     for &(batch, fi, fo) in &[
         (70usize, 45usize, 131usize),
@@ -127,6 +189,8 @@ fn subgroup_buffer_variant_matches_reference() {
         tex: false,
         ku: 1,
         atex: false,
+        direct: false,
+        transposed: false,
     });
 }
 
@@ -137,6 +201,8 @@ fn subgroup_texture_variant_matches_reference() {
         tex: true,
         ku: 1,
         atex: false,
+        direct: false,
+        transposed: false,
     });
 }
 
@@ -147,6 +213,8 @@ fn subgroup_texture_k4_variant_matches_reference() {
         tex: true,
         ku: 4,
         atex: false,
+        direct: false,
+        transposed: false,
     });
 }
 
@@ -157,7 +225,23 @@ fn subgroup_texture_k4_a_texture_variant_matches_reference() {
         tex: true,
         ku: 4,
         atex: true,
+        direct: false,
+        transposed: false,
     });
+}
+
+#[test]
+fn subgroup_copied_variants_match_reference() {
+    for (rm, transposed) in [(16, false), (16, true), (32, true)] {
+        check_subgroup(GemmVariant::Subgroup {
+            rm,
+            tex: true,
+            ku: 4,
+            atex: true,
+            direct: true,
+            transposed,
+        });
+    }
 }
 
 #[test]
@@ -176,6 +260,8 @@ fn tuner_cache_round_trips() {
             tex: true,
             ku: 4,
             atex: true,
+            direct: true,
+            transposed: false,
         },
         candidates: [
             ("subgroup(rm=32)".to_string(), 61.5),

@@ -2,6 +2,7 @@
 
 use crate::out;
 use anyhow::Result;
+use initscope::bench::BenchOptions;
 use initscope::gpu::{self, GpuOptions};
 use initscope::manifest::PlanOverrides;
 use initscope::report::html::Images;
@@ -174,7 +175,19 @@ pub fn plot(results: &std::path::Path, out: Option<PathBuf>, self_contained: boo
     Ok(())
 }
 
-pub fn bench(json: Option<PathBuf>, quick: bool, tune: bool, opts: &GpuOptions) -> Result<()> {
+/// What `initscope bench` measures besides its fixed suite.
+pub struct BenchFlags {
+    pub quick: bool,
+    pub tune: bool,
+    pub curves: bool,
+}
+
+pub fn bench(json: Option<PathBuf>, flags: BenchFlags, opts: &GpuOptions) -> Result<()> {
+    let BenchFlags {
+        quick,
+        tune,
+        curves,
+    } = flags;
     let gpu = runner::open_gpu(opts)?;
     let to_stdout = json.as_deref() == Some(std::path::Path::new("-"));
     let say = |s: String| {
@@ -206,12 +219,13 @@ pub fn bench(json: Option<PathBuf>, quick: bool, tune: bool, opts: &GpuOptions) 
         "{:<44} {:>10} {:>10} {:>10}  throughput",
         "benchmark", "median ms", "min ms", "max ms"
     ));
-    let report = initscope::bench::run(&gpu, initscope::bench::BenchOptions { quick }, &mut |m| {
-        let tp: Vec<String> = m
+    let report = initscope::bench::run(&gpu, BenchOptions { quick }, &mut |m| {
+        let mut tp: Vec<String> = m
             .throughput
             .iter()
             .map(|(v, u)| format!("{v:.2} {u}"))
             .collect();
+        tp.extend(m.dispatches.map(|d| format!("{d} dispatches/step")));
         say(format!(
             "{:<44} {:>10.3} {:>10.3} {:>10.3}  {}",
             m.name,
@@ -221,6 +235,10 @@ pub fn bench(json: Option<PathBuf>, quick: bool, tune: bool, opts: &GpuOptions) 
             tp.join(", ")
         ));
     })?;
+    let mut report = report;
+    if curves {
+        report.curves = Some(bench_curves(&gpu, quick, &say)?);
+    }
     if let Some(rss) = report.peak_rss_bytes {
         say(format!("peak process RSS: {}", gpu::human_bytes(rss)));
     }
@@ -233,4 +251,41 @@ pub fn bench(json: Option<PathBuf>, quick: bool, tune: bool, opts: &GpuOptions) 
         }
     }
     Ok(())
+}
+
+/// Measures and prints the cost curves of `bench --curves`.
+fn bench_curves(
+    gpu: &initscope::gpu::Gpu,
+    quick: bool,
+    say: &dyn Fn(String),
+) -> Result<initscope::bench::curves::Curves> {
+    say(format!(
+        "{:<8} {:>6} {:>6} {:>10} {:>12} {:>11}",
+        "curve", "width", "depth", "step ms", "GPU memory", "dispatches"
+    ));
+    let c = initscope::bench::curves::run(gpu, BenchOptions { quick }, &mut |p| {
+        say(format!(
+            "{:<8} {:>6} {:>6} {:>10.2} {:>12} {:>11}",
+            "step",
+            p.width,
+            p.depth,
+            p.step_ms,
+            gpu::human_bytes(p.gpu_bytes),
+            p.dispatches
+        ))
+    })?;
+    for k in &c.curves {
+        say(format!(
+            "against {}: time ~ {0}^{:.2}, memory ~ {0}^{:.2} (batch {})",
+            k.against,
+            k.time_exponent,
+            k.memory_exponent,
+            k.points.first().map_or(0, |p| p.batch)
+        ));
+    }
+    say(format!(
+        "widest stack that fits this adapter's bindings (depth 10): {}",
+        c.largest_width
+    ));
+    Ok(c)
 }

@@ -198,7 +198,6 @@ pub struct Gpu {
     /// Per-device state owned by higher layers (e.g. the chosen GEMM kernel).
     state: std::sync::Mutex<StateMap>,
     scratch: std::sync::Mutex<Option<wgpu::Buffer>>,
-    scratch_tex: std::sync::Mutex<[Option<wgpu::Texture>; 2]>,
     pub(crate) pool: super::buffers::BufferPool,
 }
 
@@ -244,7 +243,6 @@ impl Gpu {
             pipelines: PipelineCache::default(),
             state: Default::default(),
             scratch: Default::default(),
-            scratch_tex: Default::default(),
             pool: Default::default(),
         }
     }
@@ -269,46 +267,6 @@ impl Gpu {
     pub fn set_state<T: Send + Sync + 'static>(&self, value: T) {
         let mut m = self.state.lock().unwrap_or_else(|p| p.into_inner());
         m.insert(TypeId::of::<T>(), Box::new(value));
-    }
-
-    /// A view of scratch rgba32float texture `slot` (0 or 1) of at least
-    /// `width` × `height` texels (sampled and storage-written), shared like
-    /// [`Gpu::scratch`].
-    pub fn scratch_texture(
-        &self,
-        slot: usize,
-        width: u32,
-        height: u32,
-    ) -> Result<wgpu::TextureView, GpuError> {
-        let mut all = self.scratch_tex.lock().unwrap_or_else(|p| p.into_inner());
-        let s = &mut all[slot.min(1)];
-        let fits = |t: &wgpu::Texture| t.width() >= width && t.height() >= height;
-        if let Some(t) = s.as_ref().filter(|t| fits(t)) {
-            return Ok(t.create_view(&Default::default()));
-        }
-        let (w, h) = match s.as_ref() {
-            Some(t) => (t.width().max(width), t.height().max(height)),
-            None => (width, height),
-        };
-        let t = self.scoped("packed GEMM operand texture", || {
-            self.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("packed GEMM operand texture"),
-                size: wgpu::Extent3d {
-                    width: w.max(1),
-                    height: h.max(1),
-                    depth_or_array_layers: 1,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::Rgba32Float,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::STORAGE_BINDING,
-                view_formats: &[],
-            })
-        })?;
-        let view = t.create_view(&Default::default());
-        *s = Some(t);
-        Ok(view)
     }
 
     /// A scratch storage buffer of at least `bytes`, shared by sequential

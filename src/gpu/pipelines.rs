@@ -22,6 +22,11 @@ pub enum Shader {
     Init,
     /// Haar-orthogonal weights from Householder reflectors.
     Orthogonal,
+    /// Blocked Householder QR: helper kernels, and the panel factorisation
+    /// with subgroup operations or without (a module of its own).
+    Qr,
+    QrPanel,
+    QrPanelPortable,
     /// GEMM in the three orientations (portable register-blocked kernel).
     Matmul,
     /// GEMM for CPU adapters: subgroup broadcasts, packed B.
@@ -45,6 +50,9 @@ impl Shader {
             Shader::Philox => "philox_fill.wgsl",
             Shader::Init => "init.wgsl",
             Shader::Orthogonal => "orthogonal.wgsl",
+            Shader::Qr => "qr.wgsl",
+            Shader::QrPanel => "qr_panel.wgsl",
+            Shader::QrPanelPortable => "qr_panel_nosg.wgsl",
             Shader::Matmul => "matmul.wgsl",
             Shader::MatmulSubgroup => "matmul_subgroup.wgsl",
             Shader::MatmulTiled => "matmul_tiled.wgsl",
@@ -60,6 +68,9 @@ impl Shader {
             Shader::Philox => include_str!("../../shaders/philox_fill.wgsl"),
             Shader::Init => include_str!("../../shaders/init.wgsl"),
             Shader::Orthogonal => include_str!("../../shaders/orthogonal.wgsl"),
+            Shader::Qr => include_str!("../../shaders/qr.wgsl"),
+            Shader::QrPanel => include_str!("../../shaders/qr_panel.wgsl"),
+            Shader::QrPanelPortable => include_str!("../../shaders/qr_panel_nosg.wgsl"),
             Shader::Matmul => include_str!("../../shaders/matmul.wgsl"),
             Shader::MatmulSubgroup => include_str!("../../shaders/matmul_subgroup.wgsl"),
             Shader::MatmulTiled => include_str!("../../shaders/matmul_tiled.wgsl"),
@@ -319,6 +330,13 @@ impl Gpu {
         self.dispatch(&mut compute_pass(enc, label), pipeline, group, n);
     }
 
+    /// How many dispatches have been recorded on this device so far
+    /// (`initscope bench` reports the difference over one step).
+    pub fn dispatch_count(&self) -> u64 {
+        let c = self.state(DispatchCount::default);
+        c.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Records one dispatch of `n` linear workgroups into `pass`.
     pub fn dispatch(
         &self,
@@ -328,11 +346,18 @@ impl Gpu {
         n: u32,
     ) {
         let (x, y) = self.grid(n);
+        self.state(DispatchCount::default)
+            .0
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, group, &[]);
         pass.dispatch_workgroups(x, y, 1);
     }
 }
+
+/// The device's dispatch counter (in its state map).
+#[derive(Clone, Default)]
+struct DispatchCount(std::sync::Arc<std::sync::atomic::AtomicU64>);
 
 /// Begins a compute pass labelled `label` (without timestamp writes).
 pub fn compute_pass<'e>(enc: &'e mut wgpu::CommandEncoder, label: &str) -> wgpu::ComputePass<'e> {

@@ -7,8 +7,15 @@ use crate::gpu::buffers::View;
 use crate::gpu::{Gpu, GpuError, Shader};
 use serde::{Deserialize, Serialize};
 
-/// GEMM shape and strides: C (m × n, row-major) = A·B (+ bias), with
-/// A(i, p) = a[i·a_si + p·a_sp] and B(p, j) = b[p·b_sp + j·b_sj].
+// The subgroup kernel's operand feeding (copies or packs) lives beside this
+// file; it moves with it.
+#[path = "gemm_subgroup.rs"]
+mod subgroup;
+
+/// GEMM shape and strides: C (m × n) = alpha·A·B (+ bias) (+ C when
+/// accumulating), with A(i, p) = a[a_off + i·a_si + p·a_sp],
+/// B(p, j) = b[b_off + p·b_sp + j·b_sj] and C(i, j) = c[c_off + i·c_si + j].
+/// The constructors give alpha = 1, no offsets and c_si = n.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Gemm {
@@ -21,9 +28,17 @@ pub struct Gemm {
     pub b_sp: u32,
     pub b_sj: u32,
     pub tiles_n: u32,
-    /// 1: C += A·B (dW accumulated over batch chunks).
+    /// 1: C += alpha·A·B (dW accumulated over batch chunks).
     pub accumulate: u32,
-    pub pad: [u32; 2],
+    /// Row stride of C, in elements.
+    pub c_si: u32,
+    /// Element offsets of A, B and C inside their bindings (sub-blocks).
+    pub a_off: u32,
+    pub b_off: u32,
+    pub c_off: u32,
+    /// Scale of the product (−1 with `accumulate`: C −= A·B).
+    pub alpha: f32,
+    pub pad: u32,
 }
 
 impl Gemm {
@@ -41,7 +56,12 @@ impl Gemm {
             b_sj,
             tiles_n: 0,
             accumulate: 0,
-            pad: [0; 2],
+            c_si: n as u32,
+            a_off: 0,
+            b_off: 0,
+            c_off: 0,
+            alpha: 1.0,
+            pad: 0,
         }
     }
     /// H (batch × out) = X (batch × in) · Wᵀ, W (out × in).
@@ -79,6 +99,15 @@ pub enum GemmVariant {
         /// A packed into a texture too (4 k-steps per load; needs `tex` and `ku` = 4).
         #[serde(default)]
         atex: bool,
+        /// Fill the textures with buffer-to-texture copies where the operand
+        /// layout allows (no pack kernels; rm 16 or 32, `tex`).
+        #[serde(default)]
+        direct: bool,
+        /// With `direct`, also copy k-major A (Aᵀ of a row-major matrix) and
+        /// k-contiguous B (Wᵀ): two more kernels, about 1 s each to compile
+        /// on lavapipe, which pays off only over many GEMMs.
+        #[serde(default)]
+        transposed: bool,
     },
     /// `matmul_tiled.wgsl`: 64×64 tiles staged in workgroup memory, depth `tk`.
     Tiled { tk: u32 },
@@ -98,6 +127,8 @@ impl GemmVariant {
                     tex,
                     ku: 1,
                     atex: false,
+                    direct: false,
+                    transposed: false,
                 }));
             }
             v.extend([16, 32].map(|rm| GemmVariant::Subgroup {
@@ -105,13 +136,27 @@ impl GemmVariant {
                 tex: true,
                 ku: 4,
                 atex: false,
+                direct: false,
+                transposed: false,
             }));
             v.extend([8, 16, 24, 32].map(|rm| GemmVariant::Subgroup {
                 rm,
                 tex: true,
                 ku: 4,
                 atex: true,
+                direct: false,
+                transposed: false,
             }));
+            for transposed in [false, true] {
+                v.extend([16, 32].map(|rm| GemmVariant::Subgroup {
+                    rm,
+                    tex: true,
+                    ku: 4,
+                    atex: true,
+                    direct: true,
+                    transposed,
+                }));
+            }
         }
         v.extend([8, 16].map(|tk| GemmVariant::Tiled { tk }));
         v
@@ -128,6 +173,8 @@ impl GemmVariant {
                     tex: true,
                     ku: 4,
                     atex: true,
+                    direct: true,
+                    transposed: false,
                 }
             } else {
                 GemmVariant::Simple { wg: 64 }
@@ -141,10 +188,22 @@ impl GemmVariant {
     pub fn describe(&self) -> String {
         match self {
             GemmVariant::Simple { wg } => format!("simple(wg={wg})"),
-            GemmVariant::Subgroup { rm, tex, ku, atex } => format!(
-                "subgroup(rm={rm}, {}{}, k×{ku})",
+            GemmVariant::Subgroup {
+                rm,
+                tex,
+                ku,
+                atex,
+                direct,
+                transposed,
+            } => format!(
+                "subgroup(rm={rm}, {}{}, k×{ku}{})",
                 if *tex { "texture" } else { "buffer" },
-                if *atex { "+A texture" } else { "" }
+                if *atex { "+A texture" } else { "" },
+                match (direct, transposed) {
+                    (true, true) => ", copied, transposed",
+                    (true, false) => ", copied",
+                    _ => "",
+                }
             ),
             GemmVariant::Tiled { tk } => format!("tiled(64x64, tk={tk})"),
         }
@@ -222,16 +281,27 @@ pub fn encode_gemm_with<'a>(
             let groups = g.m.div_ceil(64) * p.tiles_n;
             encode_strided(gpu, enc, &pipe, &p, [a, b, bias_buf, c], groups);
         }
-        GemmVariant::Subgroup { rm, tex, ku, atex } => encode_subgroup(
+        GemmVariant::Subgroup {
+            rm,
+            tex,
+            ku,
+            atex,
+            direct,
+            transposed,
+        } => subgroup::encode(
             gpu,
-            (rm, tex, ku, atex),
+            subgroup::SgShape {
+                rm,
+                tex,
+                ku,
+                atex,
+                direct,
+                transposed,
+            },
             enc,
             g,
-            a,
-            b,
-            bias_buf,
+            [a, b, bias_buf, c],
             has_bias,
-            c,
         )?,
     }
     Ok(())
@@ -262,131 +332,6 @@ fn encode_strided(
     });
     gpu.dispatch(&mut pass, pipe, &group, groups);
 }
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct SgParams {
-    m: u32,
-    n: u32,
-    k: u32,
-    has_bias: u32,
-    a_si: u32,
-    a_sp: u32,
-    ldb4: u32,
-    tiles_n: u32,
-    b_sp: u32,
-    b_sj: u32,
-    accumulate: u32,
-    pad: u32,
-}
-
-/// Columns covered by one subgroup workgroup: 8 lanes × 2 vec4.
-const SG_COLS: u32 = 64;
-
-#[allow(clippy::too_many_arguments)]
-fn encode_subgroup(
-    gpu: &Gpu,
-    (rm, tex, ku, atex): (u32, bool, u32, bool),
-    enc: &mut wgpu::CommandEncoder,
-    g: &Gemm,
-    a: View<'_>,
-    b: View<'_>,
-    bias: View<'_>,
-    has_bias: u32,
-    c: View<'_>,
-) -> Result<(), GpuError> {
-    let tiles_n = g.n.div_ceil(SG_COLS);
-    let ldb4 = tiles_n * SG_COLS / 4;
-    let p = SgParams {
-        m: g.m,
-        n: g.n,
-        k: g.k,
-        has_bias,
-        a_si: g.a_si,
-        a_sp: g.a_sp,
-        ldb4,
-        tiles_n,
-        b_sp: g.b_sp,
-        b_sj: g.b_sj,
-        accumulate: g.accumulate,
-        pad: 0,
-    };
-    // Textures cannot be larger than the adapter allows: fall back to buffers.
-    let max_dim = gpu.limits.max_texture_dimension_2d;
-    let tex = tex && g.k <= max_dim && ldb4 <= max_dim;
-    // k-unrolled kernels exist for the texture path (rm 16 and 32, and rm 8,
-    // 16, 24, 32 with A in a texture too).
-    let atex = tex && ku == 4 && atex && g.m <= max_dim && g.k.div_ceil(4) <= max_dim;
-    let ku = if tex && ku == 4 && (atex || rm == 16 || rm == 32) {
-        4
-    } else {
-        1
-    };
-    // rm = 24 exists only with A in a texture.
-    let rm = if rm == 24 && !atex { 16 } else { rm };
-    let entry = format!(
-        "gemm_sg{rm}{}{}{}",
-        if tex { "_tex" } else { "" },
-        if ku == 4 { "_k4" } else { "" },
-        if atex { "_at" } else { "" }
-    );
-    let gemm = gpu.pipeline(Shader::MatmulSubgroup, &entry, &[], false)?;
-    let u = gpu.uniform("gemm_sg params", &p);
-    let ub = u.as_entire_binding();
-    let mut packs = Vec::new();
-    let mut pack = |entry: &str, bind: &[(u32, wgpu::BindingResource<'_>)], texels: u32| {
-        let pipe = gpu.pipeline(Shader::MatmulSubgroup, entry, &[], false)?;
-        let group = gpu.bind_at(&pipe, entry, bind);
-        packs.push((pipe, group, texels.div_ceil(64)));
-        Ok::<(), GpuError>(())
-    };
-    let mut res = vec![(0, ub.clone()), (3, bias.binding()), (4, c.binding())];
-    let (b_view, b_buf);
-    if tex {
-        b_view = gpu.scratch_texture(0, ldb4, g.k)?;
-        let out = wgpu::BindingResource::TextureView(&b_view);
-        pack(
-            "pack_b_tex",
-            &[(0, ub.clone()), (5, b.binding()), (8, out.clone())],
-            g.k * ldb4,
-        )?;
-        res.push((7, out));
-    } else {
-        b_buf = gpu.scratch("packed B", u64::from(g.k) * u64::from(ldb4) * 16)?;
-        let out = b_buf.as_entire_binding();
-        pack(
-            "pack_b",
-            &[(0, ub.clone()), (5, b.binding()), (6, out.clone())],
-            g.k * ldb4,
-        )?;
-        res.push((2, out));
-    }
-    let a_view;
-    if atex {
-        let lda4 = g.k.div_ceil(4);
-        a_view = gpu.scratch_texture(1, lda4, g.m)?;
-        let out = wgpu::BindingResource::TextureView(&a_view);
-        pack(
-            "pack_a_tex",
-            &[(0, ub.clone()), (1, a.binding()), (10, out.clone())],
-            g.m * lda4,
-        )?;
-        res.push((9, out));
-    } else {
-        res.push((1, a.binding()));
-    }
-    let g_gemm = gpu.bind_at(&gemm, &entry, &res);
-    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-        label: Some("gemm_sg"),
-        timestamp_writes: None,
-    });
-    for (pipe, group, n) in &packs {
-        gpu.dispatch(&mut pass, pipe, group, *n);
-    }
-    gpu.dispatch(&mut pass, &gemm, &g_gemm, g.m.div_ceil(rm) * tiles_n);
-    Ok(())
-}
-
 impl Gpu {
     /// The GEMM kernel used on this adapter: the one set explicitly (the
     /// tuner's cached choice, a test's or a benchmark's), else the adapter

@@ -8,4 +8,6 @@ pub mod jacobian;
 pub mod loss;
 pub mod orthogonal;
 pub mod philox;
+pub mod qr;
 pub mod reduce;
+pub(crate) mod scratch;

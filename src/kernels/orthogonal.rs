@@ -2,20 +2,25 @@
 //!
 //! Algorithm: the Householder QR of an n×m Gaussian matrix G (n = max(rows,
 //! cols), m = min), with Q's columns multiplied by sign(diag R) — torch's
-//! `orthogonal_` recipe, which is Haar-distributed (Mezzadri 2007). We never
-//! form R: reflector k comes from column k of G below the diagonal, and
-//! R_kk = −sign(x₀)‖x‖ is known from it, so Q·diag(sign R) is the product of
-//! the reflectors applied to gain·[diag(d); 0]. Why Householder rather than
-//! Gram–Schmidt: a product of reflectors is orthogonal to working precision
-//! whatever the conditioning, which is what the 1e-5 bound at n = 2048 in
-//! f32 needs; the per-step dot products are Kahan-compensated as well.
-//! Columns of G are independent Gaussians, so this is exactly distributed as
-//! the QR of a Gaussian matrix. Wide shapes (rows < cols) are generated as
-//! their transpose and written transposed, as in torch.
+//! `orthogonal_` recipe, which is Haar-distributed (Mezzadri 2007). The QR
+//! is the blocked one of [`crate::qr`] (panels plus GEMMs); Q is accumulated
+//! from gain·[diag(sign R); 0], so the sign correction costs nothing. Why
+//! Householder rather than Gram–Schmidt: a product of reflectors is
+//! orthogonal to working precision whatever the conditioning, which is what
+//! the 1e-5 bound at n = 2048 in f32 needs. Wide shapes (rows < cols) are
+//! generated as their transpose and written transposed, as in torch.
+//!
+//! Matrices taller than the panel kernel holds (4096 rows) take Stewart's
+//! (1980) construction instead, one reflector at a time: reflector k comes
+//! from column k of G below the diagonal as drawn (not updated by the earlier
+//! reflectors), which is again Haar-distributed but is not the Q of QR(G).
+//! Its dot products are Kahan-compensated.
 
 use crate::gpu::{Gpu, GpuError, Shader};
 use crate::init::{Component, Shape};
 use crate::kernels::init::encode_elementwise;
+use crate::kernels::qr::{ColumnScale, Qr};
+use crate::kernels::scratch;
 use crate::rng::Draw;
 use crate::rng::{Role, Stream};
 
@@ -60,17 +65,14 @@ impl Scratch {
     }
 }
 
-/// Records the construction of gain·Q into `out` (shape rows × cols).
-pub fn encode(
+/// The Gaussian source G (n × m, row-major) of a draw: its own stream.
+fn encode_source(
     gpu: &Gpu,
     enc: &mut wgpu::CommandEncoder,
-    out: &wgpu::Buffer,
-    gain: f64,
-    shape: Shape,
+    g: &wgpu::Buffer,
+    len: usize,
     draw: Draw,
 ) -> Result<(), GpuError> {
-    let (n, m) = (shape.rows.max(shape.cols), shape.rows.min(shape.cols));
-    let s = Scratch::new(gpu, n, m)?;
     let src = Draw {
         seed: draw.seed,
         stream: Stream {
@@ -85,7 +87,76 @@ pub fn encode(
             std: 1.0,
         },
     )];
-    encode_elementwise(gpu, enc, &s.g, &normal, (n * m) as u32, src)?;
+    encode_elementwise(gpu, enc, g, &normal, len as u32, src)
+}
+
+/// Records the construction of gain·Q into `out` (shape rows × cols).
+pub fn encode(
+    gpu: &Gpu,
+    enc: &mut wgpu::CommandEncoder,
+    out: &wgpu::Buffer,
+    gain: f64,
+    shape: Shape,
+    draw: Draw,
+) -> Result<(), GpuError> {
+    let (n, m) = (shape.rows.max(shape.cols), shape.rows.min(shape.cols));
+    // The QR's buffers are kept for the next layer of the same shape:
+    // allocating and zero-filling them costs more than a small QR.
+    let fits = |s: &QrScratch| s.qr.shape() == (n, m);
+    let Ok(s) = scratch::cached(gpu, fits, || QrScratch::new(gpu, n, m)) else {
+        return encode_stewart(gpu, enc, out, gain, shape, draw);
+    };
+    let (qr, rdiag) = (&s.qr, (&s.rdiag).into());
+    match &s.source {
+        Some(g) => {
+            encode_source(gpu, enc, g, n * m, draw)?;
+            qr.load(gpu, enc, g.into())?;
+        }
+        None => encode_source(gpu, enc, &qr.work, n * m, draw)?,
+    }
+    qr.factor(gpu, enc, rdiag)?;
+    let scale = ColumnScale::SignOfR { gain: gain as f32 };
+    qr.form_q(gpu, enc, rdiag, scale)?;
+    qr.store(gpu, enc, out.into(), shape.rows < shape.cols)
+}
+
+/// The orthogonal init's QR scratch, kept per device (the last shape): the
+/// QR, R's diagonal, and the dense source G when the QR's working matrix is
+/// padded (m not a multiple of 64), so that no layer allocates.
+struct QrScratch {
+    qr: Qr,
+    rdiag: wgpu::Buffer,
+    source: Option<wgpu::Buffer>,
+}
+
+impl QrScratch {
+    fn new(gpu: &Gpu, n: usize, m: usize) -> Result<QrScratch, GpuError> {
+        let qr = Qr::new(gpu, n, m)?;
+        let source = if qr.padded() {
+            Some(gpu.storage("orthogonal source G", (n * m * 4) as u64)?)
+        } else {
+            None
+        };
+        Ok(QrScratch {
+            rdiag: gpu.storage("orthogonal R diagonal", (m * 4) as u64)?,
+            source,
+            qr,
+        })
+    }
+}
+
+/// Stewart's construction, one reflector at a time (any height).
+fn encode_stewart(
+    gpu: &Gpu,
+    enc: &mut wgpu::CommandEncoder,
+    out: &wgpu::Buffer,
+    gain: f64,
+    shape: Shape,
+    draw: Draw,
+) -> Result<(), GpuError> {
+    let (n, m) = (shape.rows.max(shape.cols), shape.rows.min(shape.cols));
+    let s = Scratch::new(gpu, n, m)?;
+    encode_source(gpu, enc, &s.g, n * m, draw)?;
     let params = OrthoParams {
         n: n as u32,
         m: m as u32,

@@ -40,6 +40,64 @@ pub fn chunk_rows(binding_bytes: u64, batch: usize, max_cols: usize) -> usize {
     if fit >= batch { batch } else { fit / 64 * 64 }
 }
 
+/// Floats per row of the blocked QR's working matrices: m rounded up to 64
+/// (`kernels::qr::Qr::new`).
+fn qr_ld(m: usize) -> usize {
+    m.next_multiple_of(64)
+}
+
+/// The orthogonal init's scratch (`kernels::orthogonal`). The blocked QR
+/// keeps one set of buffers per device for the last shape, so a new set is
+/// counted whenever the shape changes from one orthogonal parameter to the
+/// next (a replaced set lives until the init commands have run): the working
+/// matrix, V, Y and Q (n × ld each), the texture Q is stored through (n × ld),
+/// the subgroup GEMM's B and old-C textures, which grow to n × ld for the
+/// QR's trailing updates, W (32 × ld), R's diagonal and, when ld ≠ m, the
+/// dense source (n × m).
+/// Matrices whose n × ld does not fit one binding take Stewart's construction
+/// instead: its source and reflectors (n × m each), per parameter.
+fn orthogonal_scratch(model: &Model, limits: Limits) -> Vec<TensorSize> {
+    let mut v = Vec::new();
+    let mut last = None;
+    let w = |name: String, elems: usize| TensorSize {
+        name,
+        bytes: elems as u64 * 4,
+        driver: Driver::Width,
+    };
+    for p in &model.params {
+        if !matches!(p.sampler, Sampler::Orthogonal { .. }) {
+            continue;
+        }
+        let (n, m) = (p.rows.max(p.cols), p.rows.min(p.cols));
+        let ld = qr_ld(m);
+        if (n * ld * 4) as u64 > limits.binding {
+            v.push(w(format!("orthogonal scratch[{}]", p.layer), 2 * n * m));
+            continue;
+        }
+        if last == Some((n, m)) {
+            continue;
+        }
+        last = Some((n, m));
+        for what in [
+            "working matrix",
+            "V",
+            "Y",
+            "Q",
+            "Q texture",
+            "GEMM B texture",
+            "GEMM C texture",
+        ] {
+            v.push(w(format!("orthogonal QR {what} ({n}x{ld})"), n * ld));
+        }
+        let extra = 32 * ld + m + if ld == m { 0 } else { n * m };
+        v.push(w(
+            format!("orthogonal QR W, R diagonal, source ({n}x{m})"),
+            extra,
+        ));
+    }
+    v
+}
+
 impl Model {
     /// Every GPU tensor of the run, in allocation order.
     pub fn memory_plan(&self, limits: Limits) -> Vec<TensorSize> {
@@ -60,14 +118,8 @@ impl Model {
             let n = p.len() as u64;
             v.push(t(&p.label, n, Driver::Width));
             v.push(t(&p.grad_label, n, Driver::Width));
-            if matches!(p.sampler, Sampler::Orthogonal { .. }) {
-                v.push(t(
-                    &format!("orthogonal scratch[{}]", p.layer),
-                    2 * n,
-                    Driver::Width,
-                ));
-            }
         }
+        v.extend(orthogonal_scratch(self, limits));
         let chunk = chunk_rows(limits.binding, self.batch, self.max_cols()) as u64;
         let scratch = "grad_preact scratch";
         v.push(t(

@@ -70,6 +70,38 @@ def torch_step(width, depth, batch):
     return secs * 1e3, 6 * batch * width * width * depth / secs / 1e9
 
 
+def torch_orthogonal(n):
+    w = torch.empty(n, n)
+    return timed(lambda: torch.nn.init.orthogonal_(w), 3 if n >= 2048 else 7) * 1e3
+
+
+# Whole-process stacks (issue 15's "Must show"): label, width, depth, batch,
+# activation, init, repeats, target ratio torch time / initscope time.
+STACKS = [
+    ("10 orthogonal layers of 1024, b256 relu, 2 runs", 1024, 10, 256, "relu", "orthogonal", 2, 0.5),
+    ("30x1024 b256 relu, 2 runs", 1024, 30, 256, "relu", "kaiming_normal", 2, 0.75),
+    ("50x1024 b1024 tanh, 3 runs", 1024, 50, 1024, "tanh", "xavier_uniform", 3, 0.35),
+]
+
+
+def stack_manifest(width, depth, batch, act, init, repeats):
+    return {"name": "perf-stack", "seed": 1, "repeats": repeats, "input": {"batch": batch},
+            "init": {"scheme": init, **({"nonlinearity": "relu"} if init == "kaiming_normal" else {})},
+            "network": {"input_dim": width, "width": width, "depth": depth, "activation": act}}
+
+
+def whole_stack(width, depth, batch, act, init, repeats, reps):
+    """(initscope s, torch s) for one stack run as a user would run it."""
+    with tempfile.TemporaryDirectory() as out:
+        manifest = os.path.join(out, "stack.json")
+        with open(manifest, "w") as f:
+            json.dump(stack_manifest(width, depth, batch, act, init, repeats), f)
+        ours = whole_run([BIN, "run", manifest, "--out", os.path.join(out, "res"), "--quiet"], reps)
+    script = os.path.join(ROOT, "tests", "perf", "stack_torch.py")
+    args = [str(a) for a in (width, depth, batch, act, init, repeats)]
+    return ours, whole_run([sys.executable, script] + args, reps)
+
+
 def torch_randn(n):
     return n / timed(lambda: torch.randn(n), 5) / 1e9
 
@@ -102,7 +134,16 @@ def main():
     rows = []
     g_ours, _ = ours("gemm forward X·Wᵀ 1024", "GFLOP/s")
     g_torch = torch_gemm(1024)
-    rows.append(("GEMM 1024³ (GFLOP/s)", g_ours, g_torch, g_ours / g_torch, 0.25))
+    rows.append(("GEMM 1024³ (GFLOP/s)", g_ours, g_torch, g_ours / g_torch, 0.35))
+    if not QUICK:
+        g2, _ = ours("gemm forward X·Wᵀ 2048", "GFLOP/s")
+        t2 = torch_gemm(2048)
+        rows.append(("GEMM 2048³ (GFLOP/s)", g2, t2, g2 / t2, None))
+    for n in (256, 1024):
+        _, o_ms = ours(f"init orthogonal {n}x{n}", "GFLOP/s")
+        t_ms = torch_orthogonal(n)
+        rows.append((f"orthogonal {n}x{n} (ms; ratio torch/ours)", o_ms, t_ms, t_ms / o_ms,
+                     0.5 if n == 1024 else None))
     for label, (w, d, b) in [("step (a)", (512, 10, 64)), ("step (b)", (1024, 10 if QUICK else 50, 1024))]:
         gf, ms = ours(label, "GFLOP/s")
         t_ms, t_gf = torch_step(w, d, b)
@@ -118,13 +159,19 @@ def main():
     with tempfile.TemporaryDirectory() as out:
         t_ours = whole_run([BIN, "run", manifest, "--out", out, "--quiet"])
     t_torch = whole_run([sys.executable, os.path.join(ROOT, "tests", "perf", "init_impact_torch.py")])
-    rows.append(("init-impact.json end to end (s; ours with plots+report)", t_ours, t_torch, t_torch / t_ours, 1.0))
+    rows.append(("init-impact.json end to end (s; ours with plots+report)", t_ours, t_torch, t_torch / t_ours, 1.5))
+    for label, w, d, b, act, init, repeats, target in STACKS:
+        if QUICK:
+            d = min(d, 10)
+            label += " [quick: depth 10]"
+        t_ours, t_torch = whole_stack(w, d, b, act, init, repeats, 3)
+        rows.append((f"{label} end to end (s)", t_ours, t_torch, t_torch / t_ours, target))
 
     print(f"\n{'measure':<58} {'initscope':>10} {'torch':>10} {'ratio':>8}  target")
     for name, a, b, r, target in rows:
         verdict = "" if target is None else ("met" if r >= target else "MISSED") + f" (≥ {target}×)"
         print(f"{name:<58} {a:>10.3f} {b:>10.3f} {r:>7.2f}×  {verdict}")
-    print("(ratio = initscope/torch for throughputs; torch time / initscope time for the end-to-end run)")
+    print("(ratio = initscope/torch for throughputs; torch time / initscope time for timings)")
 
 
 if __name__ == "__main__":

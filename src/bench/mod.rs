@@ -17,6 +17,8 @@ use crate::rng::Draw;
 use crate::rng::{Role, Stream};
 use serde::Serialize;
 
+pub mod curves;
+
 /// Options of a benchmark run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BenchOptions {
@@ -37,6 +39,9 @@ pub struct Measurement {
     /// GPU memory initscope allocated for this item, where meaningful.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu_bytes: Option<u64>,
+    /// Compute dispatches recorded per item (steps: per training step).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatches: Option<u64>,
 }
 
 /// The whole report (`--json`).
@@ -49,6 +54,9 @@ pub struct BenchReport {
     pub results: Vec<Measurement>,
     /// Peak resident set size of the process (VmHWM), bytes.
     pub peak_rss_bytes: Option<u64>,
+    /// Time and memory against width and depth (`--curves`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub curves: Option<curves::Curves>,
 }
 
 /// Measures `reps` executions of what `record` encodes, after one warm-up.
@@ -130,6 +138,7 @@ fn summarize(
         reps: times.len(),
         throughput: throughput.into_iter().map(scale).collect(),
         gpu_bytes,
+        dispatches: None,
     }
 }
 
@@ -201,20 +210,29 @@ fn bench_inits(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result
             Some((n * n * 4) as u64),
         ));
     }
-    let sizes: &[usize] = if o.quick { &[512] } else { &[512, 2048] };
+    let sizes: &[usize] = if o.quick {
+        &[256, 1024]
+    } else {
+        &[256, 1024, 2048]
+    };
+    let buf = gpu.storage(
+        "bench orthogonal",
+        (sizes[sizes.len() - 1].pow(2) * 4) as u64,
+    )?;
     for &m in sizes {
         let shape = Shape::weight(m, m);
         let s = init::Sampler::Orthogonal { gain: 1.0 };
-        let reps = if m >= 2048 { 1 } else { 3 };
+        let reps = if m >= 2048 { 3 } else { 5 };
         let t = time_kernel(gpu, reps, &|enc| {
             encode_init(gpu, enc, &buf, &s, shape, draw)
         })?;
-        let flops = 4.0 / 3.0 * (m as f64).powi(3) * 2.0;
+        // QR (4/3 m³ flops) plus forming Q (4/3 m³ more).
+        let flops = 8.0 / 3.0 * (m as f64).powi(3);
         out.push(summarize(
             format!("init orthogonal {m}x{m}"),
             &t,
             vec![(flops / 1e9, "GFLOP/s".into())],
-            Some((3 * m * m * 4) as u64),
+            Some((5 * m * m * 4) as u64),
         ));
     }
     Ok(())
@@ -297,8 +315,11 @@ fn bench_steps(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result
             10
         };
         let mut times = Vec::new();
+        let mut dispatches = 0;
         for i in 0..=reps {
+            let before = gpu.dispatch_count();
             let s = session.step().map_err(to_gpu)?;
+            dispatches = gpu.dispatch_count() - before;
             if i > 0 {
                 times.push(s.step_ms);
             }
@@ -309,12 +330,15 @@ fn bench_steps(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result
         } else {
             name.to_string()
         };
-        out.push(summarize(
-            label,
-            &times,
-            vec![(flops / 1e9, "GFLOP/s".into())],
-            Some(bytes),
-        ));
+        out.push(Measurement {
+            dispatches: Some(dispatches),
+            ..summarize(
+                label,
+                &times,
+                vec![(flops / 1e9, "GFLOP/s".into())],
+                Some(bytes),
+            )
+        });
     }
     Ok(())
 }
@@ -360,5 +384,6 @@ pub fn run(
         },
         results,
         peak_rss_bytes: peak_rss_bytes(),
+        curves: None,
     })
 }
