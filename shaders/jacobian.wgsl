@@ -9,6 +9,7 @@
 struct JacParams {
     rows: u32,
     cols: u32,
+    // frob_norm / frob_scale: the slot of `ell` that holds the norm.
     _p1: u32,
     _p2: u32,
 }
@@ -77,4 +78,41 @@ fn ell_update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     let err = (hi - (s - bp)) + (x - bp);
     ell[a] = s;
     ell[k + a] = ell[k + a] + err;
+}
+
+var<workgroup> partial: array<f32, 256>;
+
+// ell[jp._p1] = the Frobenius norm of src (rows x cols), by one workgroup of
+// 256 invocations (run once per layer: the trace route's renormalisation).
+// The entries are O(1) (the product is renormalised every layer), so a
+// plain sum of squares neither overflows nor underflows.
+@compute @workgroup_size(256)
+fn frob_norm(@builtin(local_invocation_index) lid: u32) {
+    let n = jp.rows * jp.cols;
+    var s = 0.0;
+    for (var e = lid; e < n; e += 256u) {
+        s = s + src[e] * src[e];
+    }
+    partial[lid] = s;
+    workgroupBarrier();
+    for (var w = 128u; w > 0u; w = w / 2u) {
+        if (lid < w) {
+            partial[lid] = partial[lid] + partial[lid + w];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        ell[jp._p1] = sqrt(partial[0]);
+    }
+}
+
+// dst (rows x cols) /= ell[jp._p1]: renormalise by the norm just taken.
+@compute @workgroup_size(WG)
+fn frob_scale(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let e = index(wid, nwg, lid);
+    if (e >= jp.rows * jp.cols) {
+        return;
+    }
+    dst[e] = dst[e] / ell[jp._p1];
 }

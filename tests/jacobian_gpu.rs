@@ -7,7 +7,9 @@ mod oracle;
 use common::*;
 use initscope::exec::Session;
 use initscope::jacobian::Spectrum;
-use oracle::jacobian::{RefFactor, formed, log10_smax, log10_smin_via_inverse, singular_values};
+use oracle::jacobian::{
+    RefFactor, formed, log10_smax, log10_smin_via_inverse, moments, singular_values,
+};
 use serde_json::{Value, json};
 
 /// A run config: `widths` layers after `input_dim`, one activation, no bias.
@@ -155,5 +157,62 @@ fn orthogonal_linear_stacks_are_isometric() {
         eprintln!("orthogonal n={n} L={l}: max |s - 1| = {worst:.2e}");
         assert_eq!(s.ln_s.len(), n);
         assert!(worst < 1e-5, "max |s - 1| = {worst:e}");
+    }
+}
+
+#[test]
+fn moments_from_traces_match_f64() {
+    let gauss = json!({"scheme": "lecun_normal"});
+    let he = json!({"scheme": "kaiming_normal", "nonlinearity": "relu"});
+    let cases = [
+        (
+            "gauss 32x50",
+            config(32, &[32; 50], "identity", gauss.clone()),
+        ),
+        ("relu rect", config(20, &[48, 36, 64, 28], "relu", he)),
+        ("tanh wide out", config(16, &[48, 64, 40], "tanh", gauss)),
+        (
+            "orth 48x20",
+            config(48, &[48; 20], "identity", json!({"scheme": "orthogonal"})),
+        ),
+    ];
+    for (i, (what, cfg)) in cases.into_iter().enumerate() {
+        let spec = run_spec(cfg, 300 + i as u64);
+        let model = initscope::model::build::build(&spec, None).unwrap();
+        let gpu = gpu();
+        let session = Session::new(&gpu, &model, spec.seed, 0).unwrap();
+        session.step().unwrap();
+        let factors = session.jacobian_factors(0).unwrap();
+        let l = factors.len();
+        let m = &session.jacobian_moments(&factors, &[l]).unwrap()[0];
+        let tensors = session.tensors().unwrap();
+        let refs: Vec<RefFactor> = (factors.iter().enumerate())
+            .map(|(i, f)| RefFactor {
+                n_in: f.n_in,
+                n_out: f.n_out,
+                w: (tensors.get(&format!("layers.{i}.weight")).unwrap().iter())
+                    .map(|x| f64::from(*x))
+                    .collect(),
+                d: f.d.iter().map(|x| f64::from(*x)).collect(),
+            })
+            .collect();
+        let (lm, ratio) = moments(&refs);
+        eprintln!(
+            "{what}: log10 mean_sq {} vs {lm}, var/mean² {} vs {ratio}",
+            m.log10_mean_sq, m.var_over_mean_sq2
+        );
+        assert!((m.log10_mean_sq - lm).abs() < 1e-5, "{what}: log10 mean_sq");
+        if what.starts_with("orth") {
+            assert!(
+                m.var_over_mean_sq2 < 1e-9,
+                "{what}: var/mean² {}",
+                m.var_over_mean_sq2
+            );
+        } else {
+            assert!(
+                (m.var_over_mean_sq2 - ratio).abs() < 1e-4 * ratio,
+                "{what}: var/mean²"
+            );
+        }
     }
 }

@@ -17,10 +17,13 @@
 
 use super::{ExecError, Session};
 use crate::activation::Activation;
+use crate::gpu::buffers::View;
 use crate::gpu::{Gpu, GpuError};
 use crate::kernels::gemm::{Gemm, encode_gemm};
 use crate::kernels::jacobian::{encode_ell_update, encode_form_m, encode_row_scale};
+use crate::kernels::qr::{ColumnScale, Qr};
 use crate::model::{ActId, Op, ParamId};
+use std::collections::HashMap;
 
 /// One layer's Jacobian factor A_l = diag(d)·W at one input row.
 #[derive(Debug, Clone)]
@@ -114,7 +117,7 @@ impl Session<'_> {
             });
         }
         let nmax = factors.iter().map(|f| f.n_out).max().unwrap_or(0).max(n0);
-        let w = Work::new(gpu, factors, nmax, k)?;
+        let mut w = Work::new(gpu, factors, nmax, k)?;
         let weight = |f: &Factor| bufs.param(f.weight);
         // 1. The start frame: the live units of layer b, carried down to the input.
         let start = if b == 0 {
@@ -195,7 +198,7 @@ fn selection(d: &[f32], k: usize) -> Vec<f32> {
     q
 }
 
-/// A command encoder that the interim host QR flushes between steps.
+/// A command encoder, flushed only where a QR falls back to the host.
 struct Rec<'g> {
     gpu: &'g Gpu,
     enc: Option<wgpu::CommandEncoder>,
@@ -237,6 +240,11 @@ struct Work<'g> {
     v: [wgpu::Buffer; 2],
     ell: wgpu::Buffer,
     d: Vec<wgpu::Buffer>,
+    /// R's diagonal of the last QR (the graded product takes C = QᵀZ whole).
+    rdiag: wgpu::Buffer,
+    /// The GPU QR of each frame height; `None`: too tall for the panel
+    /// kernel on this adapter, factored on the host.
+    qrs: HashMap<usize, Option<Qr>>,
 }
 
 impl<'g> Work<'g> {
@@ -262,6 +270,8 @@ impl<'g> Work<'g> {
             v: [buf("jacobian V", kk)?, buf("jacobian V'", kk)?],
             ell: buf("jacobian ell", (2 * k * 4) as u64)?,
             d,
+            rdiag: buf("jacobian rdiag", (k * 4) as u64)?,
+            qrs: HashMap::new(),
         })
     }
 
@@ -286,89 +296,32 @@ impl<'g> Work<'g> {
         encode_gemm(self.gpu, rec.enc(), &g, w, &self.y, None, &self.z)
     }
 
-    /// Q = the orthonormal factor of Z (n × k), R with a positive diagonal.
-    /// Interim: Householder QR in f64 on the host (Z read back, Q written).
-    fn qr(&self, rec: &mut Rec<'_>, n: usize) -> Result<(), GpuError> {
-        let k = self.k;
+    /// Q = the orthonormal factor of Z (n × k), R with a positive diagonal:
+    /// the GPU's blocked Householder QR (`kernels::qr`), or, for frames
+    /// taller than its panel kernel holds, Householder in f64 on the host.
+    fn qr(&mut self, rec: &mut Rec<'_>, n: usize) -> Result<(), GpuError> {
+        let (gpu, k) = (self.gpu, self.k);
+        let qr = match self.qrs.entry(n) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(Qr::new(gpu, n, k).ok()),
+        };
+        if let Some(qr) = qr {
+            let nk = (n * k) as u64;
+            let views = [
+                View::elems(&self.z, 0, nk),
+                View::elems(&self.q, 0, nk),
+                (&self.rdiag).into(),
+            ];
+            return qr.encode_scaled(gpu, rec.enc(), views, ColumnScale::SignOfR { gain: 1.0 });
+        }
         rec.flush("jacobian step")?;
-        let z: Vec<f32> = self.gpu.read("jacobian Z", &self.z, 0, n * k)?;
+        let z: Vec<f32> = gpu.read("jacobian Z", &self.z, 0, n * k)?;
         let z: Vec<f64> = z.into_iter().map(f64::from).collect();
         let q: Vec<f32> = crate::jacobian::svd::householder_q(&z, n, k)
             .into_iter()
             .map(|x| x as f32)
             .collect();
-        self.gpu
-            .queue
-            .write_buffer(&self.q, 0, bytemuck::cast_slice(&q));
+        gpu.queue.write_buffer(&self.q, 0, bytemuck::cast_slice(&q));
         Ok(())
-    }
-}
-
-impl Session<'_> {
-    /// The `jacobian` block of the results: the spectrum of the whole network
-    /// and of each listed depth at input rows 0..inputs, with the theory.
-    pub fn jacobian_record(
-        &self,
-        opts: &crate::config::JacobianOptions,
-    ) -> Result<crate::results::jacobian::JacobianRecord, ExecError> {
-        use crate::jacobian::{Spectrum, aggregate, histogram, theory};
-        use crate::results::jacobian::{DepthSpectrum, JacobianRecord};
-        let t0 = std::time::Instant::now();
-        let model = self.model;
-        let depth = model.layers.len();
-        let mut wanted: Vec<usize> = opts.depths.clone();
-        // A sweep can shorten the network below a listed depth.
-        if let Some(d) = wanted.iter().find(|&&d| d == 0 || d > depth) {
-            return Err(ExecError::Config(format!(
-                "jacobian.depths: depth {d} is beyond the network's {depth} layers; list depths from 1 to {depth}"
-            )));
-        }
-        wanted.push(depth);
-        // spectra[i][input]: the spectrum of wanted[i] layers at that input.
-        let mut spectra: Vec<Vec<Spectrum>> = vec![Vec::new(); wanted.len()];
-        for row in 0..opts.inputs {
-            let factors = self.jacobian_factors(row)?;
-            for (i, &d) in wanted.iter().enumerate() {
-                let done = wanted[..i].iter().position(|&e| e == d);
-                let s = match done {
-                    Some(j) => spectra[j][row].clone(),
-                    None => Spectrum::from_graded(&self.jacobian_graded(&factors[..d])?),
-                };
-                spectra[i].push(s);
-            }
-        }
-        let pred = crate::theory::of_model(model);
-        let bins = model.histogram_bins;
-        let mut entries: Vec<DepthSpectrum> = wanted
-            .iter()
-            .zip(&spectra)
-            .map(|(&d, ss)| {
-                let stats: Vec<_> = ss.iter().map(Spectrum::stats).collect();
-                let (singular_values, spread) = aggregate(&stats);
-                let logs: Vec<Vec<f64>> = ss.iter().map(Spectrum::log10).collect();
-                DepthSpectrum {
-                    depth: d,
-                    singular_values,
-                    histogram: histogram(&logs, bins),
-                    spread,
-                    theory: pred.as_ref().and_then(|p| theory::predict(model, p, d)),
-                    log10_values: opts.values.then_some(logs),
-                }
-            })
-            .collect();
-        let whole = entries
-            .pop()
-            .ok_or_else(|| ExecError::Config("no layers".into()))?;
-        Ok(JacobianRecord {
-            inputs: opts.inputs,
-            depth,
-            singular_values: whole.singular_values,
-            histogram: whole.histogram,
-            spread: whole.spread,
-            theory: whole.theory,
-            log10_values: whole.log10_values,
-            depths: entries,
-            ms: t0.elapsed().as_secs_f64() * 1e3,
-        })
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod init;
 pub mod jacobian;
+pub mod jacobian_traces;
 pub mod loss;
 pub mod lsuv;
 mod ops;

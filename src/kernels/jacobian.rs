@@ -12,14 +12,15 @@ const WG: u32 = 64;
 struct JacParams {
     rows: u32,
     cols: u32,
-    pad: [u32; 2],
+    slot: u32,
+    pad: u32,
 }
 
 fn encode(
     gpu: &Gpu,
     enc: &mut wgpu::CommandEncoder,
     entry: &str,
-    (rows, cols): (usize, usize),
+    (rows, cols, slot): (usize, usize, usize),
     bindings: &[(u32, View<'_>)],
     threads: usize,
 ) -> Result<(), GpuError> {
@@ -27,7 +28,8 @@ fn encode(
     let p = JacParams {
         rows: rows as u32,
         cols: cols as u32,
-        pad: [0; 2],
+        slot: slot as u32,
+        pad: 0,
     };
     let u = gpu.uniform("jacobian params", &p);
     let mut res = vec![(0, u.as_entire_binding())];
@@ -47,7 +49,7 @@ pub fn encode_row_scale<'a>(
     dst: impl Into<View<'a>>,
 ) -> Result<(), GpuError> {
     let b = [(1, src.into()), (2, d.into()), (3, dst.into())];
-    encode(gpu, enc, "row_scale", (rows, cols), &b, rows * cols)
+    encode(gpu, enc, "row_scale", (rows, cols, 0), &b, rows * cols)
 }
 
 /// M (k × k) = diag(e^{−ℓ}) · C · diag(e^{ℓ}) / diag(C) on and above the
@@ -62,7 +64,7 @@ pub fn encode_form_m<'a>(
 ) -> Result<(), GpuError> {
     // form_m reads ell; it is bound read_write for ell_update's sake.
     let b = [(1, c.into()), (3, m.into()), (4, ell.into())];
-    encode(gpu, enc, "form_m", (k, k), &b, k * k)
+    encode(gpu, enc, "form_m", (k, k, 0), &b, k * k)
 }
 
 /// ℓ += log|diag C|, compensated.
@@ -74,5 +76,29 @@ pub fn encode_ell_update<'a>(
     ell: impl Into<View<'a>>,
 ) -> Result<(), GpuError> {
     let b = [(1, c.into()), (4, ell.into())];
-    encode(gpu, enc, "ell_update", (k, k), &b, k)
+    encode(gpu, enc, "ell_update", (k, k, 0), &b, k)
+}
+
+/// norms[slot] = ‖x‖_F, then x /= norms[slot] (x is rows × cols): the trace
+/// route's per-layer renormalisation, with the scale kept for the host.
+pub fn encode_renormalise<'a>(
+    gpu: &Gpu,
+    enc: &mut wgpu::CommandEncoder,
+    (rows, cols): (usize, usize),
+    x: impl Into<View<'a>>,
+    norms: impl Into<View<'a>>,
+    slot: usize,
+) -> Result<(), GpuError> {
+    let (x, norms) = (x.into(), norms.into());
+    // One workgroup of 256 (frob_norm's own size): WG * threads = 256.
+    let shape = (rows, cols, slot);
+    encode(gpu, enc, "frob_norm", shape, &[(1, x), (4, norms)], 1)?;
+    encode(
+        gpu,
+        enc,
+        "frob_scale",
+        shape,
+        &[(3, x), (4, norms)],
+        rows * cols,
+    )
 }

@@ -161,3 +161,46 @@ pub fn log10_smax(factors: &[RefFactor]) -> f64 {
     let mats: Vec<Vec<f64>> = factors.iter().rev().map(RefFactor::dense).collect();
     log10_smax_renormalised(&mats, n)
 }
+
+/// (log10 mean of s², var(s²)/mean(s²)²) of P = A_L ⋯ A_1, formed in f64 with
+/// a Frobenius renormalisation per layer (any depth), from the centred Gram.
+pub fn moments(factors: &[RefFactor]) -> (f64, f64) {
+    let n0 = factors[0].n_in;
+    let mut x: Vec<f64> = (0..n0 * n0)
+        .map(|e| f64::from(u8::from(e / n0 == e % n0)))
+        .collect();
+    let mut ln_scale = 0.0;
+    let mut rows = n0;
+    for f in factors {
+        x = matmul(&f.dense(), &x, f.n_out, f.n_in, n0);
+        let fro = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        x.iter_mut().for_each(|v| *v /= fro);
+        ln_scale += 2.0 * fro.ln();
+        rows = f.n_out;
+    }
+    let p = rows.min(n0);
+    // The Gram of the smaller side: eigenvalues s_i² / e^{ln_scale}.
+    let xt: Vec<f64> = (0..n0 * rows)
+        .map(|e| x[(e % rows) * n0 + e / rows])
+        .collect();
+    let g = if rows <= n0 {
+        matmul(&x, &xt, rows, n0, rows)
+    } else {
+        matmul(&xt, &x, n0, rows, n0)
+    };
+    let mu = (0..p).map(|i| g[i * p + i]).sum::<f64>() / p as f64;
+    let dev: f64 = (0..p * p)
+        .map(|e| {
+            if e / p == e % p {
+                (g[e] - mu).powi(2)
+            } else {
+                g[e] * g[e]
+            }
+        })
+        .sum::<f64>()
+        / p as f64;
+    (
+        (ln_scale + mu.ln()) / std::f64::consts::LN_10,
+        dev / (mu * mu),
+    )
+}
