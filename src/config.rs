@@ -362,10 +362,21 @@ pub enum Loss {
     },
     /// `output.sum()`.
     Sum,
+    /// `F.cross_entropy(output, labels)` (mean over rows), the labels being
+    /// the argmax of a random linear teacher of the input (the `teacher`
+    /// target's logits), so the task is learnable.
+    CrossEntropy,
+}
+
+impl Loss {
+    /// Whether the loss compares the output with a target tensor.
+    pub fn has_target(self) -> bool {
+        matches!(self, Loss::Mse { .. } | Loss::CrossEntropy)
+    }
 }
 
 /// Every loss name the manifest accepts.
-pub const LOSS_NAMES: &[&str] = &["mean", "mean_square", "mse", "sum"];
+pub const LOSS_NAMES: &[&str] = &["mean", "mean_square", "mse", "sum", "cross_entropy"];
 
 /// Thresholds of the per-run diagnosis; defaults from the classic debugging guide.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -511,6 +522,7 @@ mod loss_repr {
             Loss::Mean => s.serialize_str("mean"),
             Loss::MeanSquare => s.serialize_str("mean_square"),
             Loss::Sum => s.serialize_str("sum"),
+            Loss::CrossEntropy => s.serialize_str("cross_entropy"),
             Loss::Mse { .. } => l.serialize(s),
         }
     }
@@ -523,6 +535,7 @@ mod loss_repr {
                 "mean" => Ok(Loss::Mean),
                 "mean_square" => Ok(Loss::MeanSquare),
                 "sum" => Ok(Loss::Sum),
+                "cross_entropy" => Ok(Loss::CrossEntropy),
                 "mse" => Ok(Loss::Mse {
                     target: Target::Gaussian,
                 }),

@@ -1,6 +1,8 @@
 //! `--export-weights`: the exact tensors a run studied, as safetensors that
 //! `safetensors.torch.load_file` reads: `layers.<i>.weight` (out, in),
-//! `layers.<i>.bias` (out) and `input` (batch, input_dim), all f32.
+//! `layers.<i>.bias` (out), `input` (batch, input_dim) and, when the loss
+//! has one, `target` (batch, out; cross-entropy: the labels, (batch,)), all
+//! f32. Training runs export the tensors at init, before any update.
 
 use crate::config::RunSpec;
 use crate::exec::Tensors;
@@ -21,6 +23,9 @@ pub fn write_safetensors(path: &Path, spec: &RunSpec, t: &Tensors) -> std::io::R
         vec![spec.config.input.batch, spec.config.network.input_dim],
         &t.input,
     ));
+    if let Some((shape, v)) = &t.target {
+        owned.push(("target".into(), shape.clone(), v));
+    }
     let mut views = HashMap::new();
     for (name, shape, data) in &owned {
         let view = TensorView::new(Dtype::F32, shape.clone(), bytemuck::cast_slice(data))

@@ -24,4 +24,5 @@ pub mod runner;
 pub mod stats;
 pub mod suggest;
 pub mod theory;
+pub mod train;
 pub mod tune;

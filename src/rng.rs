@@ -6,7 +6,12 @@
 //! * Counter = `[block, layer, role, repeat]`:
 //!   - `block`: index of the 4-word block inside the tensor; element `e`
 //!     of a tensor uses word `e % 4` of block `e / 4`;
-//!   - `layer`: the layer index (0 for the input batch and the targets);
+//!   - `layer`: the layer index for parameters; for the row tensors drawn
+//!     per batch (roles `Input` and `Target`) the *data step*: 0 at init
+//!     and for every step of `data: "fixed"` training, k for the batch of
+//!     step k of `data: "fresh"` training. Step 0 is therefore every
+//!     existing stream unchanged, and (data step, `Input`) never collides
+//!     with a parameter's (layer, `Weight`/`Bias`/...);
 //!   - `role`: which tensor of that layer ([`Role`]);
 //!   - `repeat`: the repeat index of the run.
 //! * u32 → uniform: `u = (x >> 8) · 2⁻²⁴ ∈ [0, 1)`; where a log follows,

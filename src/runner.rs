@@ -225,10 +225,12 @@ fn run_one(
         config: serde_json::to_value(&spec.config).unwrap_or_default(),
         summary: summary_of(model, &spec.config.stats.diagnosis, &out),
         theory: crate::theory::of_model(model),
+        train: out.train.clone(),
         timing_ms: Timing {
             init_ms: out.init_ms,
             step_ms: out.step_ms,
             total_ms: t.elapsed().as_secs_f64() * 1e3,
+            train_ms: out.train_ms,
         },
         layers: out.layers,
     })

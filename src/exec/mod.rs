@@ -8,14 +8,15 @@ pub mod loss;
 pub mod lsuv;
 mod ops;
 mod tensors;
+pub mod train;
 
 use crate::config::RunSpec;
 use crate::gpu::{Gpu, GpuError};
 use crate::init::InitError;
 use crate::kernels::reduce::{self, Item};
 use crate::model::memory::Limits;
-use crate::model::{ActId, Model, StatKey, StatSource};
-use crate::results::{LayerRecord, LsuvRecord, TensorStats};
+use crate::model::{ActId, Model, StatKey, StatRequest, StatSource};
+use crate::results::{LayerRecord, LsuvRecord, TensorStats, TrainRecord};
 use crate::rng::{Draw, Role, Stream};
 use ops::{Backward, Cx};
 use std::path::Path;
@@ -55,13 +56,18 @@ pub struct RunOptions<'a> {
     pub base_dir: Option<&'a Path>,
 }
 
+/// A tensor read back: (export key, shape, values).
+pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
+
 /// Tensors read back for export: each parameter by its export key, in
 /// model order, then the input.
 #[derive(Debug, Clone, Default)]
 pub struct Tensors {
-    /// (export key, shape, values).
-    pub params: Vec<(String, Vec<usize>, Vec<f32>)>,
+    pub params: Vec<NamedTensor>,
     pub input: Vec<f32>,
+    /// The loss's target (shape, values): the regression target, or the
+    /// cross-entropy class labels (as f32, shape (batch,)).
+    pub target: Option<(Vec<usize>, Vec<f32>)>,
 }
 
 impl Tensors {
@@ -83,6 +89,9 @@ pub struct RunOutput {
     pub init_ms: f64,
     pub step_ms: f64,
     pub tensors: Option<Tensors>,
+    /// The recorded training steps (runs with `train`).
+    pub train: Option<TrainRecord>,
+    pub train_ms: Option<f64>,
 }
 
 /// The statistics of one step.
@@ -100,6 +109,9 @@ pub struct Session<'s> {
     model: &'s Model,
     bufs: Buffers,
     lsuv: Vec<Option<LsuvRecord>>,
+    /// The Philox key and repeat (fresh training batches draw from them).
+    seed: u64,
+    repeat: u32,
     /// Wall-clock milliseconds of allocation, initialization and LSUV.
     pub init_ms: f64,
 }
@@ -138,9 +150,12 @@ impl<'s> Session<'s> {
             model,
             bufs,
             lsuv: Vec::new(),
+            seed,
+            repeat,
             init_ms: 0.0,
         };
         session.lsuv = session.run_lsuv()?;
+        session.scale_params()?;
         gpu.wait()?;
         session.init_ms = t0.elapsed().as_secs_f64() * 1e3;
         Ok(session)
@@ -209,12 +224,19 @@ impl<'s> Session<'s> {
         gpu.submit("forward/backward/statistics", enc)?;
         let all = stats.read(gpu)?;
         let step_ms = t1.elapsed().as_secs_f64() * 1e3;
+        self.step_output(all, step_ms)
+    }
+
+    /// The records of a step whose every statistic was reduced.
+    fn step_output(
+        &self,
+        all: Vec<(StatKey, TensorStats)>,
+        step_ms: f64,
+    ) -> Result<StepOutput, ExecError> {
+        let loss = loss::value_of(self.model, &all)
+            .ok_or_else(|| ExecError::Config("the network has no layers".into()))?;
         let (input, layers) =
             crate::model::records::layer_records(self.model, all, self.lsuv.clone());
-        let last = layers
-            .last()
-            .ok_or_else(|| ExecError::Config("the network has no layers".into()))?;
-        let loss = loss::value(self.model.loss, &last.act, &last.grad_act);
         Ok(StepOutput {
             input,
             layers,
@@ -225,18 +247,28 @@ impl<'s> Session<'s> {
 
     /// Records the reduction of every requested statistic.
     fn reduce(&self, enc: &mut wgpu::CommandEncoder) -> Result<PendingStats, GpuError> {
+        let all: Vec<&StatRequest> = self.model.stats.iter().collect();
+        self.reduce_requests(enc, &all, true)
+    }
+
+    /// Records the reduction of `requests` (histograms only with `histograms`).
+    fn reduce_requests(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        requests: &[&StatRequest],
+        histograms: bool,
+    ) -> Result<PendingStats, GpuError> {
         let model = self.model;
-        let items: Vec<Item<'_>> = model
-            .stats
+        let items: Vec<Item<'_>> = requests
             .iter()
-            .map(|r| self.item(r.source, r.histogram))
+            .map(|r| self.item(r.source, r.histogram && histograms))
             .collect::<Result<_, _>>()?;
         let (sat, bins) = (model.saturation_threshold as f32, model.histogram_bins);
         let bufs = reduce::encode_reduce(self.gpu, enc, &items, sat, bins)?;
         Ok(PendingStats {
             bufs,
-            keys: model.stats.iter().map(|r| r.key.clone()).collect(),
-            activation: model.stats.iter().map(|r| r.activation).collect(),
+            keys: requests.iter().map(|r| r.key.clone()).collect(),
+            activation: requests.iter().map(|r| r.activation).collect(),
         })
     }
 
@@ -262,8 +294,9 @@ impl<'s> Session<'s> {
         })
     }
 
-    /// Reads the parameters and the input back (for `--export-weights`).
-    pub fn tensors(&self) -> Result<Tensors, GpuError> {
+    /// Reads every parameter (or, with `grads`, its gradient) back by
+    /// export key: (key, shape, values).
+    fn read_params(&self, grads: bool) -> Result<Vec<NamedTensor>, GpuError> {
         let (gpu, m) = (self.gpu, self.model);
         let mut params = Vec::with_capacity(m.params.len());
         for (i, p) in m.params.iter().enumerate() {
@@ -272,12 +305,40 @@ impl<'s> Session<'s> {
             } else {
                 vec![p.rows, p.cols]
             };
-            let v = gpu.read(&p.label, &self.bufs.params[i], 0, p.len())?;
-            params.push((p.name.clone(), shape, v));
+            let (label, buf) = if grads {
+                (&p.grad_label, &self.bufs.param_grads[i])
+            } else {
+                (&p.label, &self.bufs.params[i])
+            };
+            params.push((p.name.clone(), shape, gpu.read(label, buf, 0, p.len())?));
         }
+        Ok(params)
+    }
+
+    /// Reads the parameter gradients of the last step back by export key
+    /// (after `train`, the gradients at the last step, which no update follows).
+    pub fn gradients(&self) -> Result<Vec<NamedTensor>, GpuError> {
+        self.read_params(true)
+    }
+
+    /// Reads the parameters, the input and the target back (for `--export-weights`).
+    pub fn tensors(&self) -> Result<Tensors, GpuError> {
+        let (gpu, m) = (self.gpu, self.model);
+        let params = self.read_params(false)?;
         let n = m.batch * m.act(m.input).cols;
         let input = gpu.read("input", &self.bufs.acts[m.input.0].buf, 0, n)?;
-        Ok(Tensors { params, input })
+        let target = match &self.bufs.target {
+            Some(t) => {
+                let v = gpu.read("target", &t.buf, 0, m.batch * t.cols)?;
+                Some(loss::export_target(m.loss, m.batch, t.cols, v))
+            }
+            None => None,
+        };
+        Ok(Tensors {
+            params,
+            input,
+            target,
+        })
     }
 }
 
@@ -335,11 +396,17 @@ pub fn run_model(
     keep_tensors: bool,
 ) -> Result<RunOutput, ExecError> {
     let session = Session::new(gpu, model, spec.seed, spec.repeat)?;
-    let out = session.step()?;
+    // The initial tensors, before any update.
     let tensors = if keep_tensors {
         Some(session.tensors()?)
     } else {
         None
+    };
+    let (out, train, train_ms) = if model.train.is_some() {
+        let t = session.train()?;
+        (t.first, Some(t.record), Some(t.train_ms))
+    } else {
+        (session.step()?, None, None)
     };
     Ok(RunOutput {
         layers: out.layers,
@@ -348,5 +415,7 @@ pub fn run_model(
         init_ms: session.init_ms,
         step_ms: out.step_ms,
         tensors,
+        train,
+        train_ms,
     })
 }

@@ -34,6 +34,10 @@ pub enum Shader {
     Loss,
     /// Statistics reductions and histograms.
     Reduce,
+    /// Optimizer updates (SGD, Adam, AdamW).
+    Optim,
+    /// Unit symmetry of a layer (duplicated rows).
+    Symmetry,
 }
 
 impl Shader {
@@ -49,6 +53,8 @@ impl Shader {
             Shader::Activation => "activation.wgsl",
             Shader::Loss => "loss.wgsl",
             Shader::Reduce => "reduce.wgsl",
+            Shader::Optim => "optim.wgsl",
+            Shader::Symmetry => "symmetry.wgsl",
         }
     }
 
@@ -63,6 +69,8 @@ impl Shader {
             Shader::Activation => include_str!("../../shaders/activation.wgsl"),
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),
             Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
+            Shader::Optim => include_str!("../../shaders/optim.wgsl"),
+            Shader::Symmetry => include_str!("../../shaders/symmetry.wgsl"),
         }
     }
 

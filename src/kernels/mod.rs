@@ -5,6 +5,8 @@ pub mod activation;
 pub mod gemm;
 pub mod init;
 pub mod loss;
+pub mod optim;
 pub mod orthogonal;
 pub mod philox;
 pub mod reduce;
+pub mod symmetry;

@@ -3,7 +3,7 @@
 //! statistics each layer reports.
 
 use super::*;
-use crate::config::{Init, LayerSpec, RunSpec};
+use crate::config::{Init, LayerSpec, Loss, RunSpec};
 use crate::init::{InitError, Shape, sampler};
 use std::path::Path;
 
@@ -72,6 +72,11 @@ pub fn build(spec: &RunSpec, base_dir: Option<&Path>) -> Result<Model, InitError
             init: l.init.name().to_string(),
         });
     }
+    if cfg.loss == Loss::CrossEntropy {
+        // Written by the loss kernel; the mean of its rows is the loss.
+        let rows = b.act("loss rows".into(), String::new(), 1, GradStore::None);
+        b.stat(StatKey::Loss, StatSource::Act(rows), false, false);
+    }
     Ok(Model {
         batch: cfg.input.batch,
         acts: b.acts,
@@ -85,6 +90,7 @@ pub fn build(spec: &RunSpec, base_dir: Option<&Path>) -> Result<Model, InitError
         saturation_threshold: cfg.stats.saturation_threshold,
         histogram_bins: cfg.stats.histogram_bins,
         layers,
+        train: None,
     })
 }
 

@@ -12,6 +12,7 @@
 pub mod build;
 pub mod memory;
 pub mod records;
+pub mod train;
 
 use crate::activation::Activation;
 use crate::config::Loss;
@@ -125,6 +126,8 @@ pub enum StatKey {
     Input,
     /// A field of layer `i` of a linear stack.
     Layer(usize, LayerField),
+    /// The per-row loss (cross-entropy): its mean is the loss.
+    Loss,
 }
 
 /// What a statistic is reduced from.
@@ -178,6 +181,8 @@ pub struct Model {
     pub histogram_bins: u32,
     /// The layers of a linear stack, for the records and the theory.
     pub layers: Vec<LayerInfo>,
+    /// Optimizer steps after step 0 (`None`: today's single step).
+    pub train: Option<train::TrainPlan>,
 }
 
 impl Model {

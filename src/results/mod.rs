@@ -102,6 +102,64 @@ pub struct Timing {
     pub init_ms: f64,
     pub step_ms: f64,
     pub total_ms: f64,
+    /// Steps 1.. of training, records included (runs with `train`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_ms: Option<f64>,
+}
+
+/// The parameter update that led to a recorded step: ‖W_k − W_(k−1)‖ and
+/// its ratio to ‖W_(k−1)‖ (both 0 at step 0; the ratio is 0 when
+/// ‖W_(k−1)‖ is 0 and the update too, infinite when only the update is not).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct UpdateRecord {
+    pub norm: f64,
+    pub ratio: f64,
+}
+
+/// One layer at a recorded training step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainLayerRecord {
+    pub index: usize,
+    pub act: TensorStats,
+    pub grad_weight: TensorStats,
+    /// Gradient of the loss with respect to the layer's output.
+    pub grad_act: TensorStats,
+    /// Of the weight.
+    pub update: UpdateRecord,
+    /// Fraction of the layer's units (rows of W with their bias) that
+    /// duplicate another unit of the layer (1 for a constant init, which
+    /// training cannot break).
+    pub symmetry: f64,
+}
+
+/// One recorded training step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainStep {
+    /// 0 = at init, k = after k optimizer updates.
+    pub step: u32,
+    /// The loss of the model after `step` updates, on that step's batch.
+    pub loss: f64,
+    /// The learning rate of the next update (none after the last step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<TrainLayerRecord>,
+}
+
+/// The training of a run: its recorded steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TrainRecord {
+    pub steps: Vec<TrainStep>,
+}
+
+impl TrainRecord {
+    /// The first recorded step whose loss is at most `threshold`.
+    pub fn steps_to(&self, threshold: f64) -> Option<u32> {
+        self.steps
+            .iter()
+            .find(|s| s.loss <= threshold)
+            .map(|s| s.step)
+    }
 }
 
 /// One run's result.
@@ -126,6 +184,9 @@ pub struct RunResult {
     /// from_file or LSUV: no number is invented).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub theory: Option<Prediction>,
+    /// Training steps (runs with a `train` block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<TrainRecord>,
     pub timing_ms: Timing,
 }
 

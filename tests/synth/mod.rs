@@ -321,10 +321,12 @@ pub fn run(
         layers,
         summary,
         theory: Some(theory(net)),
+        train: None,
         timing_ms: Timing {
             init_ms: 1.0,
             step_ms: 2.0,
             total_ms: 3.0,
+            train_ms: None,
         },
     }
 }
