@@ -13,7 +13,11 @@ use std::path::PathBuf;
 #[command(
     name = "initscope",
     version,
-    about = "Weight-initialization and gradient-flow experiments on the GPU"
+    about = "Weight-initialization and gradient-flow experiments on the GPU",
+    after_help = "Exit codes: 0 success; 2 usage or manifest error (nothing was run); \
+1 failure while running (finished runs are kept).
+Environment: NO_COLOR disables colour; WGPU_BACKEND and WGPU_ADAPTER_NAME pick the adapter.
+Start with: initscope run experiments/quickstart.json"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -70,6 +74,11 @@ impl AdapterArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Run a manifest: every run on the GPU, then results.json, summary.csv, figures and report.html.
+    #[command(after_help = "Examples:
+  initscope run experiments/quickstart.json
+  initscope run experiments/init-impact.json --out /tmp/ii --seed 7 --repeats 3
+  initscope run experiments/lsuv.json --export-weights --self-contained
+  initscope run experiments/std-sweep.json --resume --quiet")]
     Run {
         manifest: PathBuf,
         /// Output folder (default results/<name>/).
@@ -90,10 +99,16 @@ enum Command {
         /// No progress bar and no table.
         #[arg(long, short)]
         quiet: bool,
+        /// Embed the figures in report.html: one file to send or attach.
+        #[arg(long)]
+        self_contained: bool,
         #[command(flatten)]
         adapter: AdapterArgs,
     },
     /// Check a manifest and print the expanded plan with memory against the adapter's limits.
+    #[command(after_help = "Examples:
+  initscope validate experiments/std-sweep.json
+  initscope validate experiments/init-impact.json --repeats 5 --max-binding-mib 64")]
     Validate {
         manifest: PathBuf,
         #[arg(long)]
@@ -104,6 +119,9 @@ enum Command {
         adapter: AdapterArgs,
     },
     /// List every adapter with its limits and optional features.
+    #[command(after_help = "Examples:
+  initscope devices
+  initscope devices --json --backend vulkan")]
     Devices {
         #[arg(long)]
         json: bool,
@@ -111,6 +129,10 @@ enum Command {
         adapter: AdapterArgs,
     },
     /// Benchmark fills, init kernels, GEMM and full steps on the chosen adapter.
+    #[command(after_help = "Examples:
+  initscope bench --quick
+  initscope bench --tune --json bench.json
+  initscope bench --json - > bench.json")]
     Bench {
         /// Also write the report as JSON ("-" for stdout).
         #[arg(long)]
@@ -124,12 +146,28 @@ enum Command {
         #[command(flatten)]
         adapter: AdapterArgs,
     },
-    /// Regenerate every figure and report.html from a results.json alone.
+    /// Regenerate every figure, layers.csv and report.html from a results.json alone.
+    #[command(after_help = "Examples:
+  initscope plot results/init-impact/results.json
+  initscope plot results/init-impact/results.json --out /tmp/figs --self-contained")]
     Plot {
         results: PathBuf,
         /// Output folder (default: the folder of results.json).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Embed the figures in report.html: one file to send or attach.
+        #[arg(long)]
+        self_contained: bool,
+    },
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  initscope completions bash > ~/.local/share/bash-completion/completions/initscope
+  initscope completions zsh > ~/.zfunc/_initscope
+  initscope completions fish > ~/.config/fish/completions/initscope.fish
+  initscope completions powershell >> $PROFILE")]
+    Completions {
+        /// The shell: bash, zsh, fish or powershell (also elvish).
+        shell: clap_complete::Shell,
     },
 }
 
@@ -156,6 +194,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             export_weights,
             resume,
             quiet,
+            self_contained,
             adapter,
         } => {
             let req = RunRequest {
@@ -166,6 +205,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 export_weights,
                 resume,
                 quiet,
+                self_contained,
                 gpu: adapter.options(),
             };
             cli::commands::run(&req)
@@ -177,7 +217,16 @@ fn dispatch(cli: Cli) -> Result<()> {
             adapter,
         } => cli::commands::validate(&manifest, seed, repeats, &adapter.options()),
         Command::Devices { json, adapter } => cli::commands::devices(json, &adapter.options()),
-        Command::Plot { results, out } => cli::commands::plot(&results, out),
+        Command::Plot {
+            results,
+            out,
+            self_contained,
+        } => cli::commands::plot(&results, out, self_contained),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "initscope", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Bench {
             json,
             quick,

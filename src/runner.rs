@@ -9,7 +9,8 @@ use crate::io::{ensure_writable, write_atomic};
 use crate::manifest::{Manifest, ManifestError, PlanOverrides};
 use crate::model::Model;
 use crate::plan::{Plan, PlanError, PlannedRun};
-use crate::results::files::{read_results, write_results};
+use crate::report::html::Images;
+use crate::results::files::{read_results, write_results, write_tidy};
 use crate::results::{ResultsDoc, RunResult, RunSummary, SCHEMA_VERSION, Timing, ToolRecord};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,8 @@ pub struct RunRequest {
     pub export_weights: bool,
     pub resume: bool,
     pub quiet: bool,
+    /// Embed the figures in report.html (one file to send).
+    pub self_contained: bool,
     pub gpu: GpuOptions,
 }
 
@@ -167,7 +170,15 @@ pub fn execute(
         progress.run_finished(i, previous.contains_key(hash));
     }
     progress.finish();
-    let figures = crate::report::render(&doc, &dir).map_err(|e| RunError::Failed(e.to_string()))?;
+    write_tidy(&dir, &doc)
+        .map_err(|e| RunError::Failed(format!("writing layers.csv to {}: {e}", dir.display())))?;
+    let images = if req.self_contained {
+        Images::Embedded
+    } else {
+        Images::Linked
+    };
+    let figures =
+        crate::report::render(&doc, &dir, images).map_err(|e| RunError::Failed(e.to_string()))?;
     Ok(Outcome {
         doc,
         dir,

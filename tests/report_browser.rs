@@ -273,6 +273,7 @@ fn every_shipped_report_loads_all_images_without_errors_in_chromium() {
         }
         if stem == "init-impact" {
             negative_controls(&browser, &out, tmp.path(), n);
+            self_contained_alone(&browser, &out, tmp.path(), n);
         }
     }
     assert!(
@@ -331,4 +332,45 @@ fn negative_controls(browser: &Path, dir: &Path, work: &Path, n: usize) {
         !p.iter().any(|l| l.contains("image not loaded")),
         "the images of an intact page failed: {p:?}"
     );
+}
+
+/// `plot --self-contained` gives a report.html that works alone: copied
+/// into an empty folder, every image loads from the page itself and
+/// nothing else is requested. The linked report copied alone must fail the
+/// same check, or the check would prove nothing.
+fn self_contained_alone(browser: &Path, dir: &Path, work: &Path, n: usize) {
+    let embedded = work.join("self-contained");
+    let results = dir.join("results.json");
+    initscope_ok(&[
+        "plot",
+        s(&results),
+        "--out",
+        s(&embedded),
+        "--self-contained",
+    ]);
+    let html = std::fs::read_to_string(embedded.join("report.html")).unwrap();
+    let srcs = img_srcs(&html);
+    assert_eq!(srcs.len(), n, "the self-contained page has every figure");
+    assert!(
+        srcs.iter().all(|s| s.starts_with("data:image/png;base64,")),
+        "every image is embedded"
+    );
+    for (name, page, expect_ok) in [
+        ("alone-embedded", embedded.join("report.html"), true),
+        ("alone-linked", dir.join("report.html"), false),
+    ] {
+        let alone = work.join(name);
+        std::fs::create_dir_all(&alone).unwrap();
+        std::fs::copy(&page, alone.join("report.html")).unwrap();
+        let probe = probe_page(&alone, name, |h| h, "");
+        let p = problems(&open_in_chromium(browser, &probe, work), n);
+        if expect_ok {
+            assert!(p.is_empty(), "the self-contained report alone: {p:?}");
+        } else {
+            assert!(
+                p.iter().any(|l| l.contains("image not loaded")),
+                "a linked report copied alone must lose its images: {p:?}"
+            );
+        }
+    }
 }

@@ -4,7 +4,7 @@
 
 mod synth;
 
-use initscope::report::html::write_report;
+use initscope::report::html::{Images, write_report};
 use initscope::report::plots::{Figure, PlotError, render_all};
 use initscope::results::ResultsDoc;
 use std::io::BufReader;
@@ -239,7 +239,7 @@ fn the_page_references_only_files_that_exist_and_escapes_text() {
     let doc = synth::init_impact();
     let figs = render_all(&doc, &dir).unwrap();
     std::fs::write(dir.join("results.json"), serde_json::to_vec(&doc).unwrap()).unwrap();
-    let path = write_report(&doc, &figs, &dir).unwrap();
+    let path = write_report(&doc, &figs, &dir, Images::Linked).unwrap();
     assert_eq!(path, dir.join("report.html"));
     let html = std::fs::read_to_string(&path).unwrap();
     let refs = relative_refs(&html);
@@ -272,12 +272,14 @@ fn the_page_references_only_files_that_exist_and_escapes_text() {
 fn pathological_and_empty_documents_give_a_page() {
     let doc = synth::pathological();
     let dir = out_dir("html_pathological");
-    let html = std::fs::read_to_string(write_report(&doc, &[], &dir).unwrap()).unwrap();
+    let html =
+        std::fs::read_to_string(write_report(&doc, &[], &dir, Images::Linked).unwrap()).unwrap();
     assert!(html.contains("NaN") && html.contains("∞"));
     let mut empty = doc.clone();
     empty.runs.clear();
     empty.manifest = serde_json::json!({});
-    let page = std::fs::read_to_string(write_report(&empty, &[], &dir).unwrap()).unwrap();
+    let page =
+        std::fs::read_to_string(write_report(&empty, &[], &dir, Images::Linked).unwrap()).unwrap();
     assert!(page.contains("No runs were recorded"));
     done(&dir);
 }

@@ -4,6 +4,7 @@ use crate::out;
 use anyhow::Result;
 use initscope::gpu::{self, GpuOptions};
 use initscope::manifest::PlanOverrides;
+use initscope::report::html::Images;
 use initscope::runner::{self, RunError, RunRequest};
 use std::io::Write;
 use std::path::PathBuf;
@@ -138,14 +139,20 @@ pub fn devices(json: bool, opts: &GpuOptions) -> Result<()> {
     Ok(())
 }
 
-pub fn plot(results: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
+pub fn plot(results: &std::path::Path, out: Option<PathBuf>, self_contained: bool) -> Result<()> {
     let doc = initscope::results::files::read_results(results).map_err(RunError::Usage)?;
     let dir = out.unwrap_or_else(|| results.parent().map(PathBuf::from).unwrap_or_default());
     initscope::io::ensure_writable(&dir)
         .map_err(|e| RunError::Usage(format!("{}: {e}", dir.display())))?;
-    let figures = initscope::report::render(&doc, &dir)?;
+    initscope::results::files::write_tidy(&dir, &doc)?;
+    let images = if self_contained {
+        Images::Embedded
+    } else {
+        Images::Linked
+    };
+    let figures = initscope::report::render(&doc, &dir, images)?;
     out!(
-        "{} figures and report.html written to {}",
+        "{} figures, layers.csv and report.html written to {}",
         figures.len(),
         dir.display()
     );

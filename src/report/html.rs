@@ -7,26 +7,45 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Files the page links to when they are present in the output folder.
-const DATA_FILES: [(&str, &str); 2] = [
+const DATA_FILES: [(&str, &str); 3] = [
     ("results.json", "all statistics (schema in the README)"),
     ("summary.csv", "one row per run"),
+    (
+        "layers.csv",
+        "every per-layer statistic in long format, for pandas and seaborn",
+    ),
 ];
 
-/// One self-contained offline page (no CDN, no external JS/CSS; inline CSS;
-/// images referenced by relative file name), written to `dir/report.html`
+/// How the page holds its figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Images {
+    /// By relative file name: the page lives in the output folder.
+    #[default]
+    Linked,
+    /// Inline as base64 PNG data: one file to send or attach.
+    Embedded,
+}
+
+/// One offline page (no CDN, no external JS/CSS; inline CSS; the figures
+/// linked by relative file name, or embedded), written to `dir/report.html`
 /// through a temporary file and a rename.
 pub fn write_report(
     doc: &ResultsDoc,
     figures: &[Figure],
     dir: &Path,
+    images: Images,
 ) -> Result<PathBuf, std::io::Error> {
     std::fs::create_dir_all(dir)?;
     let present: Vec<&str> = DATA_FILES
         .iter()
         .map(|f| f.0)
-        .filter(|f| dir.join(f).is_file())
+        .filter(|f| images == Images::Linked && dir.join(f).is_file())
         .collect();
-    let page = render(doc, figures, &present);
+    let sources = match images {
+        Images::Linked => figures.iter().map(|f| esc(&f.file)).collect(),
+        Images::Embedded => embedded(figures, dir)?,
+    };
+    let page = render(doc, figures, &sources, &present);
     let path = dir.join("report.html");
     let tmp = dir.join(".tmp-report.html");
     if let Err(e) = std::fs::write(&tmp, page).and_then(|_| std::fs::rename(&tmp, &path)) {
@@ -36,8 +55,22 @@ pub fn write_report(
     Ok(path)
 }
 
-/// The page; `present` lists the data files that exist next to it.
-fn render(doc: &ResultsDoc, figures: &[Figure], present: &[&str]) -> String {
+/// Each figure as a `data:` URI of its PNG bytes.
+fn embedded(figures: &[Figure], dir: &Path) -> Result<Vec<String>, std::io::Error> {
+    use base64::Engine as _;
+    figures
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(dir.join(&f.file))?;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+            Ok(format!("data:image/png;base64,{b64}"))
+        })
+        .collect()
+}
+
+/// The page; `sources[i]` is figure i's `src` (escaped), `present` lists
+/// the data files that exist next to it.
+fn render(doc: &ResultsDoc, figures: &[Figure], sources: &[String], present: &[&str]) -> String {
     let name = doc
         .manifest
         .get("name")
@@ -73,13 +106,19 @@ fn render(doc: &ResultsDoc, figures: &[Figure], present: &[&str]) -> String {
         );
     }
     summary_table(&mut h, &doc.runs);
-    for f in figures {
+    for (f, src) in figures.iter().zip(sources) {
+        // An embedded image is not linked: the link would double the page.
+        let img = format!("<img src=\"{src}\" alt=\"{}\">", esc(&f.title));
+        let img = if src.starts_with("data:") {
+            img
+        } else {
+            format!("<a href=\"{src}\">{img}</a>")
+        };
         let _ = writeln!(
             h,
-            "<figure id=\"{id}\">\n<h2>{title}</h2>\n<a href=\"{src}\"><img src=\"{src}\" alt=\"{title}\" loading=\"lazy\"></a>\n<figcaption>{cap}</figcaption>\n</figure>",
+            "<figure id=\"{id}\">\n<h2>{title}</h2>\n{img}\n<figcaption>{cap}</figcaption>\n</figure>",
             id = esc(&anchor(&f.file)),
             title = esc(&f.title),
-            src = esc(&f.file),
             cap = esc(&f.caption)
         );
     }

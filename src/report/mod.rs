@@ -17,8 +17,12 @@ pub enum ReportError {
 }
 
 /// Renders every figure and `report.html` into `dir`.
-pub fn render(doc: &ResultsDoc, dir: &Path) -> Result<Vec<plots::Figure>, ReportError> {
+pub fn render(
+    doc: &ResultsDoc,
+    dir: &Path,
+    images: html::Images,
+) -> Result<Vec<plots::Figure>, ReportError> {
     let figures = plots::render_all(doc, dir)?;
-    html::write_report(doc, &figures, dir)?;
+    html::write_report(doc, &figures, dir, images)?;
     Ok(figures)
 }

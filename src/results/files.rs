@@ -2,6 +2,7 @@
 //! atomically (see [`crate::io::write_atomic`]), so a crash, Ctrl-C or a full
 //! disk leaves either the previous complete file or the new complete one.
 
+use super::tidy::{csv_field, json_scalar, param_keys};
 use super::{ResultsDoc, RunResult};
 use crate::io::write_atomic;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,14 @@ pub fn read_results(path: &Path) -> Result<ResultsDoc, String> {
         .map_err(|e| format!("{} is not a valid results.json: {e}", path.display()))
 }
 
+/// Writes the tidy `layers.csv` into `dir` (once a command's runs are done:
+/// it can be large, and `results.json` already holds every value).
+pub fn write_tidy(dir: &Path, doc: &ResultsDoc) -> std::io::Result<PathBuf> {
+    let p = dir.join("layers.csv");
+    write_atomic(&p, super::tidy::layers_csv(doc).as_bytes())?;
+    Ok(p)
+}
+
 /// Writes `results.json` and `summary.csv` into `dir`; returns their paths.
 pub fn write_results(dir: &Path, doc: &ResultsDoc) -> std::io::Result<(PathBuf, PathBuf)> {
     let json = serde_json::to_vec_pretty(doc).map_err(std::io::Error::other)?;
@@ -24,31 +33,9 @@ pub fn write_results(dir: &Path, doc: &ResultsDoc) -> std::io::Result<(PathBuf, 
     Ok((jp, cp))
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-fn json_scalar(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// One row per run: identity, swept parameters, summary metrics and timings.
 pub fn summary_csv(runs: &[RunResult]) -> String {
-    let mut keys: Vec<String> = Vec::new();
-    for r in runs {
-        for k in r.params.keys() {
-            if !keys.contains(k) {
-                keys.push(k.clone());
-            }
-        }
-    }
+    let keys = param_keys(runs);
     let mut out = String::from("id,label,group,seed,repeat");
     for k in &keys {
         out.push(',');

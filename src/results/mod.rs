@@ -3,6 +3,7 @@
 //! see the README), and reading and writing them (`files`).
 
 pub mod files;
+pub mod tidy;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,135 @@
+//! Tidy (long-format) CSVs for pandas and seaborn: one row per (run, layer,
+//! tensor, statistic), identified by the run's id, label, arm, variant,
+//! repeat and one column per swept parameter.
+//!
+//! `layers.csv` holds every per-layer statistic of `results.json`. Numbers
+//! are written in Rust's shortest round-trip form, so every cell parses
+//! back to exactly the value in `results.json` (NaN, which JSON writes as
+//! `null`, is written as `NaN`; infinities as `inf` / `-inf`).
+
+use super::{ResultsDoc, RunResult, TensorStats};
+
+/// Quotes a CSV field when it needs it (RFC 4180).
+pub(crate) fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// A JSON scalar as a CSV cell (strings unquoted, objects as compact JSON).
+pub(crate) fn json_scalar(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Every swept parameter, in order of first appearance.
+pub(crate) fn param_keys(runs: &[RunResult]) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for r in runs {
+        for k in r.params.keys() {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    keys
+}
+
+/// A float as a CSV cell that parses back to the same f64.
+pub fn number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "inf" } else { "-inf" }.into()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// (statistic name, value) of every statistic a tensor reports.
+pub fn stat_cells(s: &TensorStats) -> Vec<(&'static str, f64)> {
+    let mut v = vec![
+        ("count", s.count as f64),
+        ("mean", s.mean),
+        ("std", s.std),
+        ("min", s.min),
+        ("max", s.max),
+        ("norm", s.norm),
+        ("nan_count", s.nan_count as f64),
+        ("inf_count", s.inf_count as f64),
+    ];
+    v.extend(s.zero_fraction.map(|x| ("zero_fraction", x)));
+    v.extend(s.saturated_fraction.map(|x| ("saturated_fraction", x)));
+    v
+}
+
+/// The per-layer tensors of a run: (layer index, tensor name, statistics).
+fn layer_tensors(run: &RunResult) -> Vec<(usize, &'static str, &TensorStats)> {
+    let mut out = Vec::new();
+    for l in &run.layers {
+        let i = l.index;
+        out.push((i, "weight", &l.weight));
+        out.extend(l.bias.as_ref().map(|s| (i, "bias", s)));
+        out.push((i, "preact", &l.preact));
+        out.push((i, "act", &l.act));
+        out.push((i, "grad_weight", &l.grad_weight));
+        out.extend(l.grad_bias.as_ref().map(|s| (i, "grad_bias", s)));
+        out.push((i, "grad_act", &l.grad_act));
+    }
+    out
+}
+
+/// The identity cells of a run: run_id, label, group, variant, repeat and
+/// one value per swept parameter.
+fn identity(run: &RunResult, keys: &[String]) -> String {
+    let mut cells = vec![
+        csv_field(&run.id),
+        csv_field(&run.label),
+        csv_field(&run.group),
+        csv_field(run.variant.as_deref().unwrap_or("")),
+        run.repeat.to_string(),
+    ];
+    cells.extend(
+        keys.iter()
+            .map(|k| csv_field(&run.params.get(k).map(json_scalar).unwrap_or_default())),
+    );
+    cells.join(",")
+}
+
+/// The header shared by the tidy files: identity columns, then `extra`.
+fn header(keys: &[String], extra: &[&str]) -> String {
+    let mut cols: Vec<String> = IDENTITY.iter().map(|s| s.to_string()).collect();
+    cols.extend(keys.iter().map(|k| csv_field(k)));
+    cols.extend(extra.iter().map(|s| s.to_string()));
+    cols.join(",") + "\n"
+}
+
+/// The identity columns every tidy file starts with.
+const IDENTITY: [&str; 5] = ["run_id", "label", "group", "variant", "repeat"];
+
+/// The swept parameters that get a column of their own (a variant is
+/// already the `variant` column).
+fn tidy_keys(runs: &[RunResult]) -> Vec<String> {
+    let mut keys = param_keys(runs);
+    keys.retain(|k| !IDENTITY.contains(&k.as_str()));
+    keys
+}
+
+/// `layers.csv`: run identity, swept parameters, layer, tensor, stat, value.
+pub fn layers_csv(doc: &ResultsDoc) -> String {
+    let keys = tidy_keys(&doc.runs);
+    let mut out = header(&keys, &["layer", "tensor", "stat", "value"]);
+    for run in &doc.runs {
+        let id = identity(run, &keys);
+        for (layer, tensor, s) in layer_tensors(run) {
+            for (stat, v) in stat_cells(s) {
+                out.push_str(&format!("{id},{layer},{tensor},{stat},{}\n", number(v)));
+            }
+        }
+    }
+    out
+}

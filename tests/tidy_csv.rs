@@ -1,0 +1,131 @@
+//! `layers.csv` round-trips every per-layer statistic of `results.json`:
+//! each cell parses back to exactly the JSON value (NaN where JSON has
+//! null), and nothing is missing or extra.
+
+mod synth;
+
+use initscope::results::ResultsDoc;
+use initscope::results::tidy::layers_csv;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Splits CSV text into records (RFC 4180 quoting).
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let (mut rows, mut row, mut cell) = (Vec::new(), Vec::new(), String::new());
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => row.push(std::mem::take(&mut cell)),
+            ('\n', false) => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            _ => cell.push(c),
+        }
+    }
+    rows
+}
+
+/// (run id, layer, tensor, stat) → the value in results.json, NaN for null
+/// (JSON cannot hold NaN or ±inf).
+fn expected(doc: &ResultsDoc) -> BTreeMap<(String, String, String, String), f64> {
+    let json = serde_json::to_value(doc).unwrap();
+    let mut out = BTreeMap::new();
+    for run in json["runs"].as_array().unwrap() {
+        let id = run["id"].as_str().unwrap().to_string();
+        for layer in run["layers"].as_array().unwrap() {
+            let index = layer["index"].to_string();
+            for (tensor, stats) in layer.as_object().unwrap() {
+                let Some(obj) = stats.as_object().filter(|o| o.contains_key("norm")) else {
+                    continue;
+                };
+                for (stat, v) in obj {
+                    if matches!(v, Value::Object(_)) {
+                        continue; // the histogram
+                    }
+                    let key = (id.clone(), index.clone(), tensor.clone(), stat.clone());
+                    out.insert(key, v.as_f64().unwrap_or(f64::NAN));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn round_trips(doc: &ResultsDoc) {
+    let rows = parse_csv(&layers_csv(doc));
+    let header = &rows[0];
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (id, layer, tensor, stat, value) = (
+        col("run_id"),
+        col("layer"),
+        col("tensor"),
+        col("stat"),
+        col("value"),
+    );
+    let mut want = expected(doc);
+    for r in &rows[1..] {
+        assert_eq!(r.len(), header.len(), "ragged row {r:?}");
+        let key = (
+            r[id].clone(),
+            r[layer].clone(),
+            r[tensor].clone(),
+            r[stat].clone(),
+        );
+        let got: f64 = r[value].parse().unwrap();
+        let w = want
+            .remove(&key)
+            .unwrap_or_else(|| panic!("{key:?} is not in results.json"));
+        // JSON writes every non-finite value as null (NaN here).
+        assert!(
+            got.to_bits() == w.to_bits() || (!got.is_finite() && w.is_nan()),
+            "{key:?}: csv {got} vs json {w}"
+        );
+    }
+    assert!(
+        want.is_empty(),
+        "missing from layers.csv: {:?}",
+        want.keys().take(5).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn every_per_layer_statistic_round_trips() {
+    for doc in [
+        synth::init_impact(),
+        synth::sweep_2d(),
+        synth::repeats(),
+        synth::pathological(),
+    ] {
+        round_trips(&doc);
+    }
+}
+
+#[test]
+fn swept_parameters_and_identity_are_columns() {
+    let doc = synth::sweep_2d();
+    let rows = parse_csv(&layers_csv(&doc));
+    let header = &rows[0];
+    assert_eq!(
+        &header[..5],
+        ["run_id", "label", "group", "variant", "repeat"]
+    );
+    for k in doc.runs[0].params.keys() {
+        assert!(header.contains(k), "no column for swept {k}: {header:?}");
+    }
+    assert_eq!(
+        &header[header.len() - 4..],
+        ["layer", "tensor", "stat", "value"]
+    );
+    // A label with a comma survives quoting.
+    let mut d = synth::single_run();
+    d.runs[0].label = "a, \"quoted\" label".into();
+    let rows = parse_csv(&layers_csv(&d));
+    assert_eq!(rows[1][1], "a, \"quoted\" label");
+}
