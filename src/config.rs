@@ -449,6 +449,9 @@ pub struct RunConfig {
     pub loss: Loss,
     #[serde(default)]
     pub stats: StatsOptions,
+    /// Optimizer steps after the step at init (see `train`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<crate::train::TrainConfig>,
 }
 
 /// Everything about one layer that the GPU needs.

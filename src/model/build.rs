@@ -5,6 +5,7 @@
 use super::*;
 use crate::config::{Init, LayerSpec, Loss, RunSpec};
 use crate::init::{InitError, Shape, sampler};
+use crate::model::train;
 use std::path::Path;
 
 /// Collects tensors, parameters, ops and statistic requests.
@@ -77,7 +78,7 @@ pub fn build(spec: &RunSpec, base_dir: Option<&Path>) -> Result<Model, InitError
         let rows = b.act("loss rows".into(), String::new(), 1, GradStore::None);
         b.stat(StatKey::Loss, StatSource::Act(rows), false, false);
     }
-    Ok(Model {
+    let mut model = Model {
         batch: cfg.input.batch,
         acts: b.acts,
         params: b.params,
@@ -91,7 +92,9 @@ pub fn build(spec: &RunSpec, base_dir: Option<&Path>) -> Result<Model, InitError
         histogram_bins: cfg.stats.histogram_bins,
         layers,
         train: None,
-    })
+    };
+    model.train = cfg.train.as_ref().map(|t| train::TrainPlan::new(&model, t));
+    Ok(model)
 }
 
 /// Adds layer `l` reading `x`; returns its activation.

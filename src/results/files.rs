@@ -17,9 +17,17 @@ pub fn read_results(path: &Path) -> Result<ResultsDoc, String> {
 
 /// Writes the tidy `layers.csv` into `dir` (once a command's runs are done:
 /// it can be large, and `results.json` already holds every value).
+/// With training runs, `steps.csv` too (a stale one from an earlier run
+/// of the folder is removed).
 pub fn write_tidy(dir: &Path, doc: &ResultsDoc) -> std::io::Result<PathBuf> {
     let p = dir.join("layers.csv");
     write_atomic(&p, super::tidy::layers_csv(doc).as_bytes())?;
+    let steps = dir.join("steps.csv");
+    match super::tidy::steps_csv(doc) {
+        Some(csv) => write_atomic(&steps, csv.as_bytes())?,
+        None if steps.is_file() => std::fs::remove_file(&steps)?,
+        None => {}
+    }
     Ok(p)
 }
 

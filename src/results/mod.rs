@@ -7,6 +7,14 @@ pub mod tidy;
 
 use serde::{Deserialize, Serialize};
 
+/// JSON has no NaN or ±Inf: serde_json writes them as `null`. Reading a
+/// `null` back gives NaN, so a results.json with a diverged run, a zero
+/// gradient norm (an infinite ratio) or an infinite update ratio can still
+/// be re-plotted and resumed.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// Version of the `results.json` schema. Bump on any rename or change of meaning.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -24,12 +32,17 @@ pub struct Histogram {
 pub struct TensorStats {
     /// Number of elements, NaN and Inf included.
     pub count: u64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub mean: f64,
     /// Unbiased sample std (as `torch.Tensor.std()`), over finite elements.
+    #[serde(deserialize_with = "nan_if_null")]
     pub std: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub min: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub max: f64,
     /// L2 (Frobenius) norm over finite elements, computed with a scaled sum of squares.
+    #[serde(deserialize_with = "nan_if_null")]
     pub norm: f64,
     pub nan_count: u64,
     pub inf_count: u64,
@@ -49,6 +62,7 @@ pub struct LsuvRecord {
     pub iterations: u32,
     /// Variance of the pre-activation after each iteration's rescale was measured.
     pub variances: Vec<f64>,
+    #[serde(deserialize_with = "nan_if_null")]
     pub final_variance: f64,
     pub converged: bool,
 }
@@ -79,17 +93,24 @@ pub struct LayerRecord {
 /// Per-run summary and diagnosis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct RunSummary {
+    #[serde(deserialize_with = "nan_if_null")]
     pub loss: f64,
     /// Std of the input batch.
+    #[serde(deserialize_with = "nan_if_null")]
     pub input_std: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub final_act_std: f64,
     /// Mean over layers of ‖dW‖_F.
+    #[serde(deserialize_with = "nan_if_null")]
     pub mean_grad_norm: f64,
     /// max/min over layers of ‖dW‖_F (inf when a layer's gradient norm is 0).
+    #[serde(deserialize_with = "nan_if_null")]
     pub grad_norm_ratio: f64,
     /// Largest zero fraction of any hidden layer's activation.
+    #[serde(deserialize_with = "nan_if_null")]
     pub max_dead_fraction: f64,
     /// Largest saturated fraction of any hidden layer's activation.
+    #[serde(deserialize_with = "nan_if_null")]
     pub max_saturated_fraction: f64,
     pub nan_count: u64,
     pub inf_count: u64,
@@ -113,7 +134,9 @@ pub struct Timing {
 /// ‖W_(k−1)‖ is 0 and the update too, infinite when only the update is not).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct UpdateRecord {
+    #[serde(deserialize_with = "nan_if_null")]
     pub norm: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub ratio: f64,
 }
 
@@ -130,6 +153,7 @@ pub struct TrainLayerRecord {
     /// Fraction of the layer's units (rows of W with their bias) that
     /// duplicate another unit of the layer (1 for a constant init, which
     /// training cannot break).
+    #[serde(deserialize_with = "nan_if_null")]
     pub symmetry: f64,
 }
 
@@ -139,6 +163,7 @@ pub struct TrainStep {
     /// 0 = at init, k = after k optimizer updates.
     pub step: u32,
     /// The loss of the model after `step` updates, on that step's batch.
+    #[serde(deserialize_with = "nan_if_null")]
     pub loss: f64,
     /// The learning rate of the next update (none after the last step).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,6 +3,8 @@
 //! f64 on the CPU, so every statistic is the real thing for its setting.
 
 use initscope::activation::Activation;
+
+pub mod train;
 use initscope::results::*;
 use serde_json::{Map, Value, json};
 
