@@ -26,6 +26,7 @@ pub(crate) const RUN_FIELDS: &[&str] = &[
     "input",
     "loss",
     "stats",
+    "train",
 ];
 pub(crate) const NETWORK_FIELDS: &[&str] = &[
     "input_dim",
@@ -174,7 +175,20 @@ const STATS: &[(&str, Node)] = &[
     ("histogram_bins", Node::Leaf(Elem::PosInt)),
     ("diagnosis", Node::Obj(DIAGNOSIS)),
 ];
+const OPTIM: &[(&str, Node)] = &[
+    ("name", Node::Leaf(Elem::Str)),
+    ("lr", Node::Leaf(Elem::Number)),
+    ("weight_decay", Node::Leaf(Elem::Number)),
+    ("momentum", Node::Leaf(Elem::Number)),
+];
+const TRAIN: &[(&str, Node)] = &[
+    ("steps", Node::Leaf(Elem::PosInt)),
+    ("optimizer", Node::Obj(OPTIM)),
+    ("parametrization", Node::Leaf(Elem::Str)),
+    ("data", Node::Leaf(Elem::Str)),
+];
 const RUN: &[(&str, Node)] = &[
+    ("train", Node::Obj(TRAIN)),
     ("network", Node::Obj(NETWORK)),
     ("init", Node::Init),
     ("bias_init", Node::Init),
