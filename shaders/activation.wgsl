@@ -1,6 +1,7 @@
-// Activations and their exact derivatives, elementwise. Op codes match
-// Activation::gpu_code in src/activation.rs; `param` is leaky_relu's slope or
-// elu's alpha. Care is taken where f32 formulas go wrong: tanh of large
+// Activations and their exact derivatives, elementwise. The opcodes
+// (`const ACT_TANH: u32 = 1u;` ...) are generated from the activation table
+// in src/activation/table.rs and prepended to this file; `param` is
+// leaky_relu's slope or elu's alpha. Care is taken where f32 formulas go wrong: tanh of large
 // arguments, exp(x) - 1 near 0.
 
 struct ActParams {
@@ -55,36 +56,36 @@ fn sigmoid_f(x: f32) -> f32 {
 
 fn act_f(x: f32) -> f32 {
     switch ap.op {
-        case 0u: { return x; }
-        case 1u: { return tanh_safe(x); }
-        case 2u: { return max(x, 0.0); }
-        case 3u: { return select(ap.param * x, x, x > 0.0); }
-        case 4u: { return 0.5 * x * (1.0 + erf_f(x * INV_SQRT_2)); }
-        case 5u: { return 0.5 * x * (1.0 + tanh_safe(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))); }
-        case 6u: { return x * sigmoid_f(x); }
-        case 7u: { return sigmoid_f(x); }
-        case 8u: { return select(SELU_SCALE * SELU_ALPHA * expm1_f(x), SELU_SCALE * x, x > 0.0); }
-        default: { return select(ap.param * expm1_f(x), x, x > 0.0); }
+        case ACT_IDENTITY, default: { return x; }
+        case ACT_TANH: { return tanh_safe(x); }
+        case ACT_RELU: { return max(x, 0.0); }
+        case ACT_LEAKY_RELU: { return select(ap.param * x, x, x > 0.0); }
+        case ACT_GELU: { return 0.5 * x * (1.0 + erf_f(x * INV_SQRT_2)); }
+        case ACT_GELU_TANH: { return 0.5 * x * (1.0 + tanh_safe(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))); }
+        case ACT_SILU: { return x * sigmoid_f(x); }
+        case ACT_SIGMOID: { return sigmoid_f(x); }
+        case ACT_SELU: { return select(SELU_SCALE * SELU_ALPHA * expm1_f(x), SELU_SCALE * x, x > 0.0); }
+        case ACT_ELU: { return select(ap.param * expm1_f(x), x, x > 0.0); }
     }
 }
 
 fn act_d(x: f32) -> f32 {
     switch ap.op {
-        case 0u: { return 1.0; }
-        case 1u: { let t = tanh_safe(x); return 1.0 - t * t; }
-        case 2u: { return select(0.0, 1.0, x > 0.0); }
-        case 3u: { return select(ap.param, 1.0, x > 0.0); }
-        case 4u: {
+        case ACT_IDENTITY, default: { return 1.0; }
+        case ACT_TANH: { let t = tanh_safe(x); return 1.0 - t * t; }
+        case ACT_RELU: { return select(0.0, 1.0, x > 0.0); }
+        case ACT_LEAKY_RELU: { return select(ap.param, 1.0, x > 0.0); }
+        case ACT_GELU: {
             return 0.5 * (1.0 + erf_f(x * INV_SQRT_2)) + x * INV_SQRT_2PI * exp(-0.5 * x * x);
         }
-        case 5u: {
+        case ACT_GELU_TANH: {
             let t = tanh_safe(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x));
             return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 0.134145 * x * x);
         }
-        case 6u: { let s = sigmoid_f(x); return s * (1.0 + x * (1.0 - s)); }
-        case 7u: { let s = sigmoid_f(x); return s * (1.0 - s); }
-        case 8u: { return select(SELU_SCALE * SELU_ALPHA * exp(x), SELU_SCALE, x > 0.0); }
-        default: { return select(ap.param * exp(x), 1.0, x > 0.0); }
+        case ACT_SILU: { let s = sigmoid_f(x); return s * (1.0 + x * (1.0 - s)); }
+        case ACT_SIGMOID: { let s = sigmoid_f(x); return s * (1.0 - s); }
+        case ACT_SELU: { return select(SELU_SCALE * SELU_ALPHA * exp(x), SELU_SCALE, x > 0.0); }
+        case ACT_ELU: { return select(ap.param * exp(x), 1.0, x > 0.0); }
     }
 }
 

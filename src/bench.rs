@@ -165,29 +165,17 @@ fn bench_fills(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result
 
 fn bench_inits(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result<(), GpuError> {
     use crate::activation::Activation;
-    use crate::config::{Gain, Init};
+    use crate::config::Init;
+    use serde_json::json;
     let n = if o.quick { 512 } else { 2048 };
     let reps = if o.quick { 3 } else { 5 };
     let schemes = [
-        Init::XavierUniform {
-            gain: Gain::Value(1.0),
-        },
-        Init::KaimingNormal {
-            a: 0.0,
-            mode: Default::default(),
-            nonlinearity: "relu".into(),
-        },
-        Init::TruncNormal {
-            mean: 0.0,
-            std: 1.0,
-            a: -2.0,
-            b: 2.0,
-        },
-        Init::Sparse {
-            sparsity: 0.5,
-            std: 0.01,
-        },
-    ];
+        json!({"scheme": "xavier_uniform"}),
+        json!({"scheme": "kaiming_normal", "nonlinearity": "relu"}),
+        json!({"scheme": "trunc_normal"}),
+        json!({"scheme": "sparse", "sparsity": 0.5}),
+    ]
+    .map(|v| Init::from_json(v).map_err(GpuError::Device));
     let draw = Draw {
         seed: 1,
         stream: Stream {
@@ -197,9 +185,10 @@ fn bench_inits(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result
         },
     };
     let buf = gpu.storage("bench init", (n * n * 4) as u64)?;
-    for scheme in &schemes {
+    for scheme in schemes {
+        let scheme = scheme?;
         let shape = Shape::weight(n, n);
-        let s = init::sampler(scheme, shape, Activation::Tanh, None)
+        let s = init::sampler(&scheme, shape, Activation::Tanh, None)
             .map_err(|e| GpuError::Device(e.0))?;
         let t = time_kernel(gpu, reps, &|enc| {
             encode_init(gpu, enc, &buf, &s, shape, draw)

@@ -9,14 +9,12 @@
 //! leaves a stray parameter of the old one behind. A `null` unsets a field,
 //! so a variant can trade `width` and `depth` for `widths`.
 
-mod check;
-mod checker;
 mod expand;
-mod init_check;
+mod fields;
+mod json_schema;
 mod path;
 mod resolved;
 mod safetensors;
-mod schema;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -26,9 +24,11 @@ mod tests_plan;
 mod top;
 
 use crate::config::RunSpec;
-use checker::Checker;
+use crate::registry::{Checker, JPath};
 use expand::{Arm, expand, run_id};
-use path::{JPath, LineMap};
+pub use fields::{LABEL_DOC, MANIFEST_FIELDS, SWEEP_DOC, VARIANTS_DOC};
+pub use json_schema::{json_schema, json_schema_text};
+use path::LineMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::fmt;

@@ -74,4 +74,31 @@ impl Plan {
             })
             .collect()
     }
+
+    /// The plan's hash: every run's id and configuration hash, in plan
+    /// order (see [`plan_hash`]). Shards and their merge carry it, so parts
+    /// of different manifests, seeds or repeats are never mixed.
+    pub fn hash(&self) -> String {
+        plan_hash(
+            self.runs
+                .iter()
+                .map(|r| (r.spec.id.as_str(), r.hash.as_str())),
+        )
+    }
+}
+
+/// SHA-256 over `(id, config hash)` of every run, in order, with a version
+/// tag. Labels and the description are not part of it: they do not change
+/// what is measured.
+pub fn plan_hash<'a>(runs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"initscope plan hash v1\n");
+    for (id, config) in runs {
+        h.update(id.as_bytes());
+        h.update(b" ");
+        h.update(config.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -11,7 +11,10 @@ use crate::model::Model;
 use crate::plan::{Plan, PlanError, PlannedRun};
 use crate::report::html::Images;
 use crate::results::files::{read_results, write_results, write_tidy};
-use crate::results::{ResultsDoc, RunResult, RunSummary, SCHEMA_VERSION, Timing, ToolRecord};
+use crate::results::{
+    ResultsDoc, RunResult, RunSummary, SCHEMA_VERSION, ShardRecord, Timing, ToolRecord,
+};
+use crate::shard::{Shard, ShardError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,6 +33,8 @@ pub struct RunRequest {
     /// Embed the figures in report.html (one file to send).
     pub self_contained: bool,
     pub gpu: GpuOptions,
+    /// `--shard K/N`: run only that part of the plan.
+    pub shard: Option<Shard>,
 }
 
 /// Why `run` stopped.
@@ -55,6 +60,12 @@ impl RunError {
     }
 }
 
+impl From<ShardError> for RunError {
+    fn from(e: ShardError) -> Self {
+        RunError::Usage(e.to_string())
+    }
+}
+
 impl From<PlanError> for RunError {
     fn from(e: PlanError) -> Self {
         match e {
@@ -77,11 +88,17 @@ pub fn open_gpu(opts: &GpuOptions) -> Result<Arc<Gpu>, RunError> {
     Ok(gpu)
 }
 
-/// The output folder: `--out`, else `results/<name>/`.
+/// The output folder: `--out`, else `results/<name>/`, and for a shard
+/// `results/<name>/shard-K-of-N/` (so that `merge results/<name>
+/// results/<name>/shard-*` puts the sweep where an unsharded run would).
 pub fn out_dir(req: &RunRequest, m: &Manifest) -> PathBuf {
-    req.out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(&m.name))
+    req.out.clone().unwrap_or_else(|| {
+        let dir = PathBuf::from("results").join(&m.name);
+        match req.shard {
+            Some(s) => dir.join(s.folder_name()),
+            None => dir,
+        }
+    })
 }
 
 /// Progress callbacks, so the CLI can draw a bar and the library stays quiet.
@@ -109,6 +126,8 @@ pub struct Outcome {
     pub ran: usize,
     pub skipped: usize,
     pub figures: Vec<crate::report::plots::Figure>,
+    /// The runs of the whole plan (more than `doc.runs` for a shard).
+    pub plan_runs: usize,
 }
 
 /// Runs a loaded plan end to end: sizes are checked against the adapter
@@ -116,33 +135,18 @@ pub struct Outcome {
 pub fn execute(
     req: &RunRequest,
     gpu: &Gpu,
-    plan: Plan,
+    mut plan: Plan,
     progress: &mut dyn Progress,
 ) -> Result<Outcome, RunError> {
-    plan.check_fits(exec::limits(gpu))?;
-    let dir = out_dir(req, &plan.manifest);
-    ensure_writable(&dir).map_err(|e| {
-        RunError::Usage(format!(
-            "output folder {} is not writable: {e}",
-            dir.display()
-        ))
-    })?;
-    if req.export_weights {
-        ensure_writable(&dir.join("weights")).map_err(|e| {
-            RunError::Usage(format!(
-                "output folder {}/weights is not writable: {e}",
-                dir.display()
-            ))
-        })?;
-    }
-    let previous = resume_map(req.resume, &dir)?;
-    let mut doc = ResultsDoc {
-        schema_version: SCHEMA_VERSION,
-        tool: ToolRecord::default(),
-        adapter: gpu.adapter_record(),
-        manifest: plan.manifest.raw.clone(),
-        runs: Vec::new(),
+    let (plan_hash, plan_runs) = (plan.hash(), plan.runs.len());
+    let shard = match req.shard {
+        Some(s) => Some(crate::shard::select(&mut plan, s)?),
+        None => None,
     };
+    plan.check_fits(exec::limits(gpu))?;
+    let dir = prepare_dir(req, &plan)?;
+    let previous = resume_map(req.resume, &dir)?;
+    let mut doc = new_doc(gpu, &plan, plan_hash, shard);
     let (mut ran, mut skipped) = (0, 0);
     progress.start(plan.runs.len());
     for (i, run) in plan.runs.iter().enumerate() {
@@ -170,22 +174,65 @@ pub fn execute(
         progress.run_finished(i, previous.contains_key(hash));
     }
     progress.finish();
-    write_tidy(&dir, &doc)
-        .map_err(|e| RunError::Failed(format!("writing layers.csv to {}: {e}", dir.display())))?;
     let images = if req.self_contained {
         Images::Embedded
     } else {
         Images::Linked
     };
-    let figures =
-        crate::report::render(&doc, &dir, images).map_err(|e| RunError::Failed(e.to_string()))?;
+    let figures = finish(&doc, &dir, images)?;
     Ok(Outcome {
         doc,
         dir,
         ran,
         skipped,
         figures,
+        plan_runs,
     })
+}
+
+/// The output folder, created and tried (with `weights/` when exporting)
+/// before any GPU work.
+fn prepare_dir(req: &RunRequest, plan: &Plan) -> Result<PathBuf, RunError> {
+    let dir = out_dir(req, &plan.manifest);
+    let mut folders = vec![dir.clone()];
+    if req.export_weights {
+        folders.push(dir.join("weights"));
+    }
+    for f in folders {
+        ensure_writable(&f).map_err(|e| {
+            RunError::Usage(format!(
+                "output folder {} is not writable: {e}",
+                f.display()
+            ))
+        })?;
+    }
+    Ok(dir)
+}
+
+/// An empty results document for `plan` on `gpu`.
+fn new_doc(gpu: &Gpu, plan: &Plan, plan_hash: String, shard: Option<ShardRecord>) -> ResultsDoc {
+    ResultsDoc {
+        schema_version: SCHEMA_VERSION,
+        tool: ToolRecord::default(),
+        adapter: gpu.adapter_record(),
+        manifest: plan.manifest.raw.clone(),
+        plan_hash: Some(plan_hash),
+        shard,
+        runs: Vec::new(),
+    }
+}
+
+/// What follows the last run, once `results.json` is complete: `layers.csv`,
+/// the figures and the report. `merge` ends the same way, so a merged
+/// sweep's folder looks like an unsharded one's.
+pub fn finish(
+    doc: &ResultsDoc,
+    dir: &Path,
+    images: Images,
+) -> Result<Vec<crate::report::plots::Figure>, RunError> {
+    write_tidy(dir, doc)
+        .map_err(|e| RunError::Failed(format!("writing layers.csv to {}: {e}", dir.display())))?;
+    crate::report::render(doc, dir, images).map_err(|e| RunError::Failed(e.to_string()))
 }
 
 fn resume_map(resume: bool, dir: &Path) -> Result<HashMap<String, RunResult>, RunError> {
@@ -194,10 +241,15 @@ fn resume_map(resume: bool, dir: &Path) -> Result<HashMap<String, RunResult>, Ru
         return Ok(HashMap::new());
     }
     let doc = read_results(&path).map_err(|e| RunError::Usage(format!("--resume: {e}")))?;
+    let adapter = doc.adapter;
     Ok(doc
         .runs
         .into_iter()
-        .map(|r| (r.config_hash.clone(), r))
+        .map(|mut r| {
+            // A kept run keeps the adapter it ran on, not this process's.
+            r.adapter = r.adapter.or_else(|| Some(adapter.clone()));
+            (r.config_hash.clone(), r)
+        })
         .collect())
 }
 
@@ -244,6 +296,7 @@ fn run_one(
             train_ms: out.train_ms,
         },
         layers: out.layers,
+        adapter: Some(gpu.adapter_record()),
     })
 }
 

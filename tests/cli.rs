@@ -126,7 +126,7 @@ fn field_cases(dir: &TempDir) -> Vec<Case> {
         case("batch-zero", p(json!({"input": {"batch": 0}})), "input.batch", &["not a batch size"]),
         case("widths-zero", p(json!({"network": {"width": null, "depth": null, "widths": [4, 0]}})), "network.widths[1]", &["0 is not a width"]),
         case("seed-string", p(json!({"seed": "x"})), "seed", &["expected an integer seed"]),
-        case("repeats-zero", p(json!({"repeats": 0})), "repeats", &["at least 1"]),
+        case("repeats-zero", p(json!({"repeats": 0})), "repeats", &["0 is not a repeat count"]),
         case("name-bad", p(json!({"name": "a b/c"})), "name", &["letters, digits"]),
         case("name-missing", p(json!({"name": null})), "name", &["missing required field"]),
         case("scheme-typo", p(json!({"init": {"scheme": "xavier_unifrom"}})), "init.scheme", &["unknown scheme", "did you mean \"xavier_uniform\""]),

@@ -27,7 +27,10 @@ fn commands() -> Vec<String> {
 fn every_command_has_help_with_examples() {
     let all = commands();
     for known in ["run", "validate", "devices", "plot", "bench", "completions"] {
-        assert!(all.iter().any(|c| c == known), "{known} missing from {all:?}");
+        assert!(
+            all.iter().any(|c| c == known),
+            "{known} missing from {all:?}"
+        );
     }
     for c in all.iter().map(String::as_str) {
         let out = command(&[c, "--help"]).output().unwrap();

@@ -7,12 +7,13 @@ mod oracle;
 
 use common::*;
 use initscope::activation::{Activation, norm_cdf};
-use initscope::config::{FanMode, Gain, Init, MixtureComponent};
+use initscope::config::Init;
 use initscope::exec::init::generate;
 use initscope::init::{Sampler, Shape, sampler};
 use initscope::rng::Draw;
 use initscope::rng::{Role, Stream};
 use oracle::host_fill::host_elementwise;
+use serde_json::json;
 
 const FAN_IN: usize = 2048;
 const FAN_OUT: usize = 512; // 1,048,576 elements
@@ -26,6 +27,11 @@ fn draw(layer: u32) -> Draw {
             repeat: 0,
         },
     }
+}
+
+/// A scheme from its manifest form.
+fn init(v: serde_json::Value) -> Init {
+    Init::from_json(v).unwrap()
 }
 
 fn make(init: &Init, shape: Shape, layer: u32) -> (Sampler, Vec<f64>) {
@@ -97,40 +103,32 @@ fn check_normal(init: Init, std: f64) {
 #[test]
 fn uniform_type_schemes() {
     let (fi, fo) = (FAN_IN as f64, FAN_OUT as f64);
-    check_uniform(Init::Uniform { a: -0.3, b: 0.3 }, 0.3);
+    check_uniform(init(json!({"scheme": "uniform", "a": -0.3, "b": 0.3})), 0.3);
     check_uniform(
-        Init::XavierUniform {
-            gain: Gain::Value(1.0),
-        },
+        init(json!({"scheme": "xavier_uniform", "gain": 1.0})),
         (6.0 / (fi + fo)).sqrt(),
     );
     check_uniform(
-        Init::XavierUniform {
-            gain: Gain::Name("tanh".into()),
-        },
+        init(json!({"scheme": "xavier_uniform", "gain": "tanh"})),
         5.0 / 3.0 * (6.0 / (fi + fo)).sqrt(),
     );
-    let ku = Init::KaimingUniform {
-        a: 0.0,
-        mode: FanMode::FanIn,
-        nonlinearity: "relu".into(),
-    };
+    let ku = init(
+        json!({"scheme": "kaiming_uniform", "a": 0.0, "mode": "fan_in", "nonlinearity": "relu"}),
+    );
     check_uniform(ku, (6.0 / fi).sqrt());
-    let ku_out = Init::KaimingUniform {
-        a: 0.0,
-        mode: FanMode::FanOut,
-        nonlinearity: "leaky_relu".into(),
-    };
+    let ku_out = init(
+        json!({"scheme": "kaiming_uniform", "a": 0.0, "mode": "fan_out", "nonlinearity": "leaky_relu"}),
+    );
     // torch passes a (= 0) as the leaky_relu slope, so the gain is √2.
     check_uniform(ku_out, 3f64.sqrt() * 2f64.sqrt() / fo.sqrt());
-    check_uniform(Init::LecunUniform, (3.0 / fi).sqrt());
-    check_uniform(Init::TorchDefault, 1.0 / fi.sqrt());
+    check_uniform(init(json!({"scheme": "lecun_uniform"})), (3.0 / fi).sqrt());
+    check_uniform(init(json!({"scheme": "torch_default"})), 1.0 / fi.sqrt());
 }
 
 #[test]
 fn uniform_with_offset_has_exact_bounds() {
     let (_, v) = make(
-        &Init::Uniform { a: 5.0, b: 10.0 },
+        &init(json!({"scheme": "uniform", "a": 5.0, "b": 10.0})),
         Shape::weight(FAN_IN, FAN_OUT),
         3,
     );
@@ -143,34 +141,27 @@ fn uniform_with_offset_has_exact_bounds() {
 fn normal_type_schemes() {
     let (fi, fo) = (FAN_IN as f64, FAN_OUT as f64);
     check_normal(
-        Init::Normal {
-            mean: 0.0,
-            std: 0.02,
-        },
+        init(json!({"scheme": "normal", "mean": 0.0, "std": 0.02})),
         0.02,
     );
     check_normal(
-        Init::XavierNormal {
-            gain: Gain::Value(1.0),
-        },
+        init(json!({"scheme": "xavier_normal", "gain": 1.0})),
         (2.0 / (fi + fo)).sqrt(),
     );
-    let kn = Init::KaimingNormal {
-        a: 0.0,
-        mode: FanMode::FanIn,
-        nonlinearity: "relu".into(),
-    };
+    let kn = init(
+        json!({"scheme": "kaiming_normal", "a": 0.0, "mode": "fan_in", "nonlinearity": "relu"}),
+    );
     check_normal(kn, (2.0 / fi).sqrt());
-    check_normal(Init::LecunNormal, (1.0 / fi).sqrt());
-    check_normal(Init::ScaledNormal, (1.0 / fi).sqrt());
+    check_normal(init(json!({"scheme": "lecun_normal"})), (1.0 / fi).sqrt());
+    check_normal(init(json!({"scheme": "scaled_normal"})), (1.0 / fi).sqrt());
 }
 
 #[test]
 fn constant_schemes_are_exact() {
     for (init, want) in [
-        (Init::Zeros, 0.0),
-        (Init::Ones, 1.0),
-        (Init::Constant { value: 42.0 }, 42.0),
+        (init(json!({"scheme": "zeros"})), 0.0),
+        (init(json!({"scheme": "ones"})), 1.0),
+        (init(json!({"scheme": "constant", "value": 42.0})), 42.0),
     ] {
         let (_, v) = make(&init, Shape::weight(FAN_IN, FAN_OUT), 4);
         assert!(v.iter().all(|x| *x == want), "{init:?}");
@@ -181,7 +172,7 @@ fn constant_schemes_are_exact() {
 fn trunc_normal_matches_torch_distribution() {
     let (mean, std, a, b) = (0.5, 1.0, -1.0, 2.0);
     let (_, v) = make(
-        &Init::TruncNormal { mean, std, a, b },
+        &init(json!({"scheme": "trunc_normal", "mean": mean, "std": std, "a": a, "b": b})),
         Shape::weight(FAN_IN, FAN_OUT),
         5,
     );
@@ -207,10 +198,7 @@ fn trunc_normal_matches_torch_distribution() {
 fn sparse_zeroes_exactly_per_column() {
     let shape = Shape::weight(1024, 1024);
     let (s, v) = make(
-        &Init::Sparse {
-            sparsity: 0.3,
-            std: 0.05,
-        },
+        &init(json!({"scheme": "sparse", "sparsity": 0.3, "std": 0.05})),
         shape,
         6,
     );
@@ -237,14 +225,11 @@ fn sparse_zeroes_exactly_per_column() {
 
 #[test]
 fn mixture_component_fractions() {
-    let comp = |weight: f64, dist: Init| MixtureComponent { weight, dist };
-    let init = Init::Mixture {
-        components: vec![
-            comp(0.25, Init::Uniform { a: 5.0, b: 10.0 }),
-            comp(0.5, Init::Zeros),
-            comp(0.25, Init::Uniform { a: -10.0, b: -5.0 }),
-        ],
-    };
+    let init = init(json!({"scheme": "mixture", "components": [
+        {"weight": 0.25, "dist": {"scheme": "uniform", "a": 5.0, "b": 10.0}},
+        {"weight": 0.5, "dist": {"scheme": "zeros"}},
+        {"weight": 0.25, "dist": {"scheme": "uniform", "a": -10.0, "b": -5.0}},
+    ]}));
     let (s, v) = make(&init, Shape::weight(FAN_IN, FAN_OUT), 7);
     let n = v.len() as f64;
     let frac = |f: &dyn Fn(f64) -> bool| v.iter().filter(|x| f(**x)).count() as f64 / n;
@@ -303,9 +288,7 @@ fn orthogonal_square_wide_tall_and_gain() {
         (7, 3, 1.5),
         (1, 5, 1.0),
     ] {
-        let init = Init::Orthogonal {
-            gain: Gain::Value(gain),
-        };
+        let init = init(json!({"scheme": "orthogonal", "gain": gain}));
         let (_, w) = make(&init, Shape::weight(cols, rows), 8);
         let err = ortho_error(&w, rows, cols, gain);
         assert!(err <= 1e-5, "{rows}x{cols}: orthogonality error {err}");
@@ -316,9 +299,7 @@ fn orthogonal_square_wide_tall_and_gain() {
 fn orthogonal_2048_within_1e5() {
     let n = 2048;
     let (_, w) = make(
-        &Init::Orthogonal {
-            gain: Gain::Value(1.0),
-        },
+        &init(json!({"scheme": "orthogonal", "gain": 1.0})),
         Shape::weight(n, n),
         9,
     );
@@ -353,19 +334,9 @@ fn reproducible_across_runs_and_geometries() {
     let gpu = gpu();
     let shape = Shape::weight(300, 200);
     for init in [
-        Init::XavierUniform {
-            gain: Gain::Value(1.0),
-        },
-        Init::Normal {
-            mean: 0.0,
-            std: 1.0,
-        },
-        Init::TruncNormal {
-            mean: 0.0,
-            std: 1.0,
-            a: -2.0,
-            b: 2.0,
-        },
+        init(json!({"scheme": "xavier_uniform", "gain": 1.0})),
+        init(json!({"scheme": "normal", "mean": 0.0, "std": 1.0})),
+        init(json!({"scheme": "trunc_normal", "mean": 0.0, "std": 1.0, "a": -2.0, "b": 2.0})),
     ] {
         let s = sampler(&init, shape, Activation::Tanh, None).unwrap();
         let a = generate(&gpu, &s, shape, draw(11), 64).unwrap();
@@ -391,15 +362,11 @@ fn gl_backend_uniform_bit_identical_normal_close() {
     let vk = gpu();
     let shape = Shape::weight(256, 512);
     for init in [
-        Init::XavierUniform {
-            gain: Gain::Value(1.0),
-        },
-        Init::KaimingUniform {
-            a: 0.0,
-            mode: FanMode::FanIn,
-            nonlinearity: "relu".into(),
-        },
-        Init::TorchDefault,
+        init(json!({"scheme": "xavier_uniform", "gain": 1.0})),
+        init(
+            json!({"scheme": "kaiming_uniform", "a": 0.0, "mode": "fan_in", "nonlinearity": "relu"}),
+        ),
+        init(json!({"scheme": "torch_default"})),
     ] {
         let s = sampler(&init, shape, Activation::Tanh, None).unwrap();
         let a = generate(&vk, &s, shape, draw(13), 64).unwrap();
@@ -410,12 +377,8 @@ fn gl_backend_uniform_bit_identical_normal_close() {
         );
     }
     for init in [
-        Init::XavierNormal {
-            gain: Gain::Value(1.0),
-        },
-        Init::Orthogonal {
-            gain: Gain::Value(1.0),
-        },
+        init(json!({"scheme": "xavier_normal", "gain": 1.0})),
+        init(json!({"scheme": "orthogonal", "gain": 1.0})),
     ] {
         let s = sampler(&init, shape, Activation::Tanh, None).unwrap();
         let a = generate(&vk, &s, shape, draw(13), 64).unwrap();

@@ -16,11 +16,24 @@ pub fn run(req: &RunRequest) -> Result<()> {
         repeats: req.repeats,
     };
     let plan = runner::load_plan(&req.manifest, &o)?;
+    if let Some(s) = req.shard {
+        // A shard count above the run count is refused before the GPU opens.
+        initscope::shard::split(&plan, s.count).map_err(RunError::from)?;
+    }
     let gpu = runner::open_gpu(&req.gpu)?;
     let mut bar = super::progress::Bar::new(req.quiet);
     let outcome = runner::execute(req, &gpu, plan, &mut bar)?;
     if !req.quiet {
         out!("{}", super::table::runs_table(&outcome.doc));
+        if let Some(s) = &outcome.doc.shard {
+            out!(
+                "Shard {}/{}: {} of the plan's {} runs. When every shard is done: initscope merge OUT SHARD_FOLDERS...",
+                s.index,
+                s.count,
+                outcome.doc.runs.len(),
+                outcome.plan_runs
+            );
+        }
         out!(
             "{} runs ({} run, {} resumed) on {} ({}). Results: {}",
             outcome.doc.runs.len(),
@@ -72,12 +85,14 @@ pub fn validate(
             b => format!(", optimizer state {}", gpu::human_bytes(b)),
         };
         out!(
-            "  {mark} {} {:<40} {:>10} (largest: {} {}{state})",
+            "  {mark} {} {:<40} {:>10} (largest: {} {}{state}) ~{:.2} GFLOP",
             r.id,
             r.label,
             gpu::human_bytes(total),
             largest.map_or("-", |t| t.name.as_str()),
-            largest.map_or(String::new(), |t| gpu::human_bytes(t.bytes))
+            largest.map_or(String::new(), |t| gpu::human_bytes(t.bytes)),
+            // The estimate `run --shard` balances by.
+            run.model.cost().total() as f64 * 1e-9
         );
         if let Some(e) = fits {
             bad.push(format!("{} ({}): {e}", r.id, r.label));

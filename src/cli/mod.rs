@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod progress;
+pub mod sweep;
 pub mod table;
 
 /// Prints a line to stdout; a closed pipe (`| head`) is not an error.

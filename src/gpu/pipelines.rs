@@ -91,6 +91,10 @@ impl Shader {
             s.push_str(PHILOX_WGSL);
             s.push('\n');
         }
+        if self == Shader::Activation {
+            // The opcodes come from the activation table, so they cannot drift.
+            s.push_str(&crate::activation::wgsl_constants());
+        }
         s.push_str(self.body());
         s
     }

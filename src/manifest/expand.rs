@@ -1,12 +1,10 @@
 //! Expansion of variants × sweep into arms (one resolved config each), with
 //! every problem traced back to the part of the manifest that caused it.
 
-use super::check::check_run;
-use super::checker::Checker;
-use super::path::{JPath, Seg};
 use super::resolved::{FileCache, check_config};
 use super::top::{SweepKey, Top, Variant};
-use crate::config::RunConfig;
+use crate::config::{RUN, RunConfig};
+use crate::registry::{self, Checker, JPath, Seg};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::Path;
@@ -173,11 +171,11 @@ fn build(
     }
     strip_nulls(&mut merged);
     let mut c = Checker::default();
-    check_run(&mut c, &merged);
+    registry::check(&mut c, &RUN, &merged, &root);
     let found = if !c.problems.is_empty() {
         c.problems
     } else {
-        match serde_json::from_value::<RunConfig>(merged) {
+        match RunConfig::from_checked(merged) {
             Err(e) => vec![(root, format!("invalid run: {e}"))],
             Ok(mut cfg) => {
                 let found = check_config(&mut cfg, files);

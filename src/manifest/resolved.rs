@@ -2,10 +2,9 @@
 //! limits, and `from_file` tensors against the layers they fill. Relative
 //! `from_file` paths are resolved here against the manifest's folder.
 
-use super::checker::Checker;
-use super::path::JPath;
 use super::safetensors::{TensorInfo, read_header};
-use crate::config::{Init, LayerOverride, RunConfig};
+use crate::config::{Init, RunConfig};
+use crate::registry::{Checker, JPath};
 use crate::suggest;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -122,15 +121,19 @@ fn for_each_slot(cfg: &mut RunConfig, mut f: impl FnMut(&mut Init, JPath)) {
 
 /// Resolves and checks a `from_file` init (or lsuv's `pre`); true if it is one.
 fn resolve_file(c: &mut Checker, init: &mut Init, p: JPath, files: &mut FileCache) -> bool {
-    let (path, tensor) = match init {
-        Init::FromFile { path, tensor } => (path, tensor),
-        Init::Lsuv { pre, .. } => return resolve_file(c, pre, p.key("pre"), files),
-        _ => return false,
+    let Some((path, tensor)) = init.file_tensor() else {
+        return false;
     };
-    let relative = path.is_relative();
-    *path = files.resolve(path);
+    let p = if init.name() == "from_file" {
+        p
+    } else {
+        p.key("pre")
+    };
+    let (relative, tensor) = (path.is_relative(), tensor.to_string());
+    let path = files.resolve(path);
+    init.set_file_path(&path);
     let dir = files.dir.display().to_string();
-    match files.header(path) {
+    match files.header(&path) {
         Err(e) if relative => c.push(
             &p.key("path"),
             format!("{e} (relative paths start at the manifest's folder {dir})"),
@@ -139,7 +142,7 @@ fn resolve_file(c: &mut Checker, init: &mut Init, p: JPath, files: &mut FileCach
         Ok(h) => match h.get(tensor.as_str()) {
             None => {
                 let names: Vec<&str> = h.keys().map(String::as_str).collect();
-                let hint = suggest::did_you_mean(tensor, &names);
+                let hint = suggest::did_you_mean(&tensor, &names);
                 let shown = names
                     .iter()
                     .take(12)
@@ -164,28 +167,20 @@ fn resolve_file(c: &mut Checker, init: &mut Init, p: JPath, files: &mut FileCach
     true
 }
 
-/// `"gain": "auto"` takes the layer's activation, which must have a torch gain.
+/// `"gain": "auto"` takes the layer's activation, which must have a torch
+/// gain; it may sit in the scheme itself or in lsuv's `pre`.
 fn check_auto_gains(c: &mut Checker, cfg: &RunConfig) {
-    use crate::config::Gain;
     let depth = cfg.network.layer_fans().len();
+    let auto = |i: &Init| i.param("gain").and_then(|g| g.as_str()) == Some("auto");
     let mut reported = HashSet::new();
     for i in 0..depth {
-        let (p, init) = weight_slot(cfg, i);
-        let (p, gain) = match init {
-            Init::XavierUniform { gain }
-            | Init::XavierNormal { gain }
-            | Init::Orthogonal { gain } => (p.key("gain"), gain),
-            Init::Lsuv { pre, .. } => match pre.as_ref() {
-                Init::XavierUniform { gain }
-                | Init::XavierNormal { gain }
-                | Init::Orthogonal { gain } => (p.key("pre").key("gain"), gain),
-                _ => continue,
-            },
+        let (init, from) = cfg.weight_init(i);
+        let p = slot_path(from, "init");
+        let p = match init.init("pre") {
+            _ if auto(init) => p.key("gain"),
+            Ok(pre) if auto(&pre) => p.key("pre").key("gain"),
             _ => continue,
         };
-        if !matches!(gain, Gain::Name(n) if n == "auto") {
-            continue;
-        }
         let act = cfg.network.activation_of(i, depth);
         if let Err(e) = crate::init::gain_of_activation(act)
             && reported.insert((p.to_string(), act.name()))
@@ -195,49 +190,25 @@ fn check_auto_gains(c: &mut Checker, cfg: &RunConfig) {
     }
 }
 
-/// The init of layer `i` chosen by `pick` (weight or bias) and its path:
-/// the last override covering the layer wins, else the top-level `key`.
-fn slot<'c>(
-    cfg: &'c RunConfig,
-    i: usize,
-    key: &str,
-    pick: impl Fn(&'c LayerOverride) -> Option<&'c Init>,
-    default: &'c Init,
-) -> (JPath, &'c Init) {
+/// The path of a layer's init: `layers[k].<key>` for an override, else `<key>`.
+fn slot_path(from: Option<usize>, key: &str) -> JPath {
     let r = JPath::root();
-    cfg.layers
-        .iter()
-        .enumerate()
-        .rev()
-        .filter(|(_, o)| o.covers(i))
-        .find_map(|(k, o)| pick(o).map(|x| (r.key("layers").idx(k).key(key), x)))
-        .unwrap_or((r.key(key), default))
-}
-
-/// The weight init of layer `i` and its path.
-fn weight_slot(cfg: &RunConfig, i: usize) -> (JPath, &Init) {
-    slot(cfg, i, "init", |o| o.init.as_ref(), &cfg.init)
-}
-
-/// The bias init of layer `i` and its path.
-fn bias_slot(cfg: &RunConfig, i: usize) -> (JPath, &Init) {
-    slot(
-        cfg,
-        i,
-        "bias_init",
-        |o| o.bias_init.as_ref(),
-        &cfg.bias_init,
-    )
+    match from {
+        Some(k) => r.key("layers").idx(k).key(key),
+        None => r.key(key),
+    }
 }
 
 fn check_shapes(c: &mut Checker, cfg: &RunConfig, files: &FileCache) {
     let mut done = HashSet::new();
     for (i, (fan_in, fan_out)) in cfg.network.layer_fans().into_iter().enumerate() {
-        let (p, init) = weight_slot(cfg, i);
+        let (init, from) = cfg.weight_init(i);
+        let p = slot_path(from, "init");
         let what = || format!("layer {i}'s weight (fan_out, fan_in)");
         expect_shape(c, files, init, p, &[fan_out, fan_in], &what, &mut done);
         if cfg.network.bias {
-            let (p, init) = bias_slot(cfg, i);
+            let (init, from) = cfg.bias_init_of(i);
+            let p = slot_path(from, "bias_init");
             expect_shape(
                 c,
                 files,
@@ -267,12 +238,13 @@ fn expect_shape(
     what: &dyn Fn() -> String,
     done: &mut HashSet<JPath>,
 ) {
-    let (init, p) = match init {
-        Init::Lsuv { pre, .. } => (&**pre, p.key("pre")),
-        _ => (init, p),
-    };
-    let Init::FromFile { path, tensor } = init else {
+    let Some((path, tensor)) = init.file_tensor() else {
         return;
+    };
+    let p = if init.name() == "from_file" {
+        p
+    } else {
+        p.key("pre")
     };
     let Some(Ok(header)) = files.headers.get(path) else {
         return;

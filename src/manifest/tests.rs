@@ -93,7 +93,11 @@ const CASES: &[(Text, &str, &str)] = &[
         "seed",
         "expected an integer seed",
     ),
-    (Text::Patch(r#"{"repeats": 0}"#), "repeats", "at least 1"),
+    (
+        Text::Patch(r#"{"repeats": 0}"#),
+        "repeats",
+        "0 is not a repeat count",
+    ),
     (
         Text::Patch(r#"{"varaints": []}"#),
         "varaints",
@@ -299,7 +303,7 @@ const CASES: &[(Text, &str, &str)] = &[
     (
         Text::Patch(r#"{"loss": {"name": "sum", "target": "teacher"}}"#),
         "loss.target",
-        "takes no target",
+        "loss \"sum\" has no parameter \"target\"",
     ),
     (
         Text::Patch(r#"{"stats": {"histogram_bins": 0}}"#),

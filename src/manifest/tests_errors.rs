@@ -5,7 +5,6 @@
 use super::Manifest;
 use super::Problem;
 use super::tests::{patched, problems, temp_dir, write_safetensors};
-use serde_json::Value;
 
 fn only(text: &str) -> Problem {
     let mut found = problems(text);
@@ -156,79 +155,39 @@ fn duplicate_keys_and_oversized_plans_are_refused() {
     assert!(p.message.contains("160000 runs"), "{}", p.message);
 }
 
-/// The validator's tables mirror `spec.rs`; these tests catch drift.
+/// Every default in the tables is a value its own field accepts, so a
+/// default can never be what the validator would refuse.
 #[test]
-fn scheme_tables_agree_with_the_serde_types() {
-    use super::checker::Checker;
-    use super::init_check::{Role, check_init, needs_matrix, params};
-    use super::path::JPath;
-    use super::schema::INIT_PARAMS;
-    use crate::config::{INIT_SCHEMES, Init};
-    let sample = |k: &str| -> Value {
-        match k {
-            "mode" => "fan_in".into(),
-            "nonlinearity" => "relu".into(),
-            "path" | "tensor" => "x".into(),
-            "components" => serde_json::json!([{"weight": 1, "dist": {"scheme": "zeros"}}]),
-            "pre" => serde_json::json!({"scheme": "orthogonal"}),
-            "max_iter" => 3.into(),
-            "a" => 0.0.into(),
-            "b" => 1.0.into(),
-            _ => 0.5.into(),
-        }
-    };
-    for scheme in INIT_SCHEMES {
-        let (all, required) = params(scheme);
-        let mut obj = serde_json::json!({"scheme": scheme});
-        for k in all {
-            obj[k] = sample(k);
-        }
-        let init: Init =
-            serde_json::from_value(obj.clone()).unwrap_or_else(|e| panic!("{scheme}: {e}"));
-        assert_eq!(init.needs_matrix(), needs_matrix(scheme), "{scheme}");
-        let mut c = Checker::default();
-        check_init(&mut c, &obj, &JPath::root(), Role::Weight);
-        assert!(c.problems.is_empty(), "{scheme}: {:?}", c.problems);
-        for r in required {
-            let mut o = obj.clone();
-            o.as_object_mut().unwrap().remove(*r);
-            assert!(
-                serde_json::from_value::<Init>(o).is_err(),
-                "{scheme} does not require {r}"
-            );
-        }
-        // serde ignores deny_unknown_fields on unit variants; the validator does not.
-        let unit = all.is_empty();
-        for k in INIT_PARAMS
-            .iter()
-            .filter(|k| !unit && **k != "scheme" && !all.contains(k))
-        {
-            let mut o = obj.clone();
-            o[k] = sample(k);
-            assert!(
-                serde_json::from_value::<Init>(o).is_err(),
-                "{scheme} accepts {k}"
-            );
+fn every_default_in_the_tables_passes_its_own_check() {
+    use crate::config::RUN;
+    use crate::registry::{Checker, Ty, check};
+    fn walk(ty: &Ty, at: &str, seen: &mut Vec<String>) {
+        let fields: Vec<&crate::registry::Field> = match ty {
+            Ty::Obj(o) => o.fields.iter().collect(),
+            Ty::Union(u, _) => (u.cases)().iter().flat_map(|c| c.fields.iter()).collect(),
+            Ty::List(l) => return walk(&l.item, &format!("{at}[]"), seen),
+            _ => return,
+        };
+        for f in fields {
+            let path = format!("{at}.{}", f.name);
+            // An init nests inits (pre, components): two levels cover them all.
+            if seen.contains(&path) || path.matches('.').count() > 6 {
+                continue;
+            }
+            seen.push(path.clone());
+            if let Some(d) = f.default_value() {
+                let mut c = Checker::default();
+                check(&mut c, &f.ty, &d, &super::JPath::root());
+                assert!(
+                    c.problems.is_empty(),
+                    "{path}: default {d} refused: {:?}",
+                    c.problems
+                );
+            }
+            walk(&f.ty, &path, seen);
         }
     }
-}
-
-#[test]
-fn field_tables_agree_with_the_serde_types() {
-    use super::schema::*;
-    let m = Manifest::from_str(
-        &patched(r#"{"network": {"widths": [2], "width": null, "depth": null}}"#),
-        "t.json",
-    );
-    let run = &m.unwrap().plan(&Default::default()).unwrap()[0];
-    let v = serde_json::to_value(&run.config).unwrap();
-    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
-    let subset = |v: &Value, list: &[&str]| keys(v).iter().all(|k| list.contains(&k.as_str()));
-    assert!(
-        subset(&v, RUN_FIELDS)
-            && subset(&v["network"], NETWORK_FIELDS)
-            && subset(&v["input"], INPUT_FIELDS)
-    );
-    assert_eq!(keys(&v["stats"]), STATS_FIELDS);
-    assert_eq!(keys(&v["stats"]["diagnosis"]), DIAGNOSIS_FIELDS);
+    let mut seen = Vec::new();
+    walk(&RUN, "", &mut seen);
+    assert!(seen.iter().any(|p| p == ".init.pre.gain"), "{seen:?}");
 }

@@ -3,7 +3,8 @@
 use super::tests::{patched, temp_dir, write_safetensors};
 use super::{Manifest, PlanOverrides, config_hash};
 use crate::activation::Activation;
-use crate::config::{Gain, Init, Loss, RunSpec, Target};
+use crate::config::{Init, Loss, RunSpec, Target};
+use serde_json::json;
 use std::path::PathBuf;
 
 const DESIGN_EXAMPLE: &str = r#"{
@@ -23,6 +24,11 @@ const DESIGN_EXAMPLE: &str = r#"{
   "sweep": { "network.activation": ["tanh", "relu"] },
   "stats": { "saturation_threshold": 0.9, "histogram_bins": 64 }
 }"#;
+
+/// An init from its manifest form, defaults filled.
+fn init(v: serde_json::Value) -> Init {
+    Init::from_json(v).unwrap()
+}
 
 fn plan(text: &str) -> Vec<RunSpec> {
     let m = Manifest::from_str(text, "t.json").unwrap_or_else(|e| panic!("{e}"));
@@ -49,16 +55,11 @@ fn the_design_example_expands_to_four_labelled_runs() {
     assert_eq!(ids, ["r000", "r001", "r002", "r003"]);
     assert_eq!(
         runs[0].config.init,
-        Init::Normal {
-            mean: 0.0,
-            std: 0.01
-        }
+        init(json!({"scheme": "normal", "mean": 0.0, "std": 0.01}))
     );
     assert_eq!(
         runs[3].config.init,
-        Init::XavierUniform {
-            gain: Gain::Value(1.0)
-        }
+        init(json!({"scheme": "xavier_uniform"}))
     );
     assert_eq!(runs[3].config.network.activation, Activation::Relu);
     assert_eq!(runs[1].params["variant"], "Too small (0.01)");
@@ -69,7 +70,7 @@ fn the_design_example_expands_to_four_labelled_runs() {
     );
     assert_eq!(
         runs[0].config.layer_specs()[0].init,
-        Init::Constant { value: 42.0 }
+        init(json!({"scheme": "constant", "value": 42.0}))
     );
 }
 
@@ -119,10 +120,7 @@ fn init_objects_replace_wholesale_and_other_objects_deep_merge() {
     let cfg = &runs[0].config;
     assert_eq!(
         cfg.init,
-        Init::Normal {
-            mean: 0.0,
-            std: 0.01
-        }
+        init(json!({"scheme": "normal", "mean": 0.0, "std": 0.01}))
     );
     assert_eq!((cfg.network.width, cfg.network.depth), (Some(8), Some(5)));
     assert_eq!(
@@ -143,10 +141,7 @@ fn sweep_values_set_fields_inside_the_merged_object() {
     let runs = plan(&text);
     assert_eq!(
         runs[1].config.init,
-        Init::Normal {
-            mean: 1.0,
-            std: 2.0
-        }
+        init(json!({"scheme": "normal", "mean": 1.0, "std": 2.0}))
     );
     assert_eq!(
         runs[1].config.loss,
@@ -154,7 +149,10 @@ fn sweep_values_set_fields_inside_the_merged_object() {
             target: Target::Teacher
         }
     );
-    assert_eq!(runs[1].config.bias_init, Init::Constant { value: 0.1 });
+    assert_eq!(
+        runs[1].config.bias_init,
+        init(json!({"scheme": "constant", "value": 0.1}))
+    );
     assert_eq!(
         runs[1].label,
         "N, std=2, target=teacher, bias_init=constant"
@@ -176,10 +174,7 @@ fn sweep_labels_disambiguate_keys_and_values() {
     );
     assert_eq!(
         runs[1].config.init,
-        Init::Normal {
-            mean: 0.0,
-            std: 3.0
-        }
+        init(json!({"scheme": "normal", "mean": 0.0, "std": 3.0}))
     );
     assert_eq!(
         runs[0].config.network.activation,
@@ -281,11 +276,11 @@ fn from_file_paths_resolve_against_the_manifest_folder() {
         .plan(&PlanOverrides::default())
         .unwrap();
     let want = dir.join("w.safetensors");
-    assert!(matches!(&runs[0].config.bias_init, Init::FromFile { path, .. } if *path == want));
-    let Some(Init::Lsuv { pre, .. }) = &runs[0].config.layers[0].init else {
-        panic!("lsuv expected")
-    };
-    assert!(matches!(&**pre, Init::FromFile { path, .. } if *path == want));
+    let file = |i: &Init| i.file_tensor().map(|(p, _)| p.to_path_buf());
+    assert_eq!(file(&runs[0].config.bias_init), Some(want.clone()));
+    let lsuv = runs[0].config.layers[0].init.as_ref().unwrap();
+    assert_eq!(lsuv.name(), "lsuv");
+    assert_eq!(file(lsuv), Some(want));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

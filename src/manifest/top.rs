@@ -1,9 +1,8 @@
 //! The manifest's own fields: name, description, seed, repeats, and the
 //! structure of `variants` and `sweep` (their values are checked per run).
 
-use super::checker::{Checker, got};
-use super::path::JPath;
-use super::schema::{Elem, MANIFEST_FIELDS, RUN_FIELDS, sweep_elem};
+use super::fields::{MANIFEST_FIELDS, run_names, sweep_types, top_names};
+use crate::registry::{self, Checker, JPath, got};
 use crate::suggest;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -51,7 +50,7 @@ pub(crate) fn check_top(c: &mut Checker, v: &Value) -> Option<Top> {
         );
         return None;
     };
-    let known: Vec<&str> = MANIFEST_FIELDS.iter().chain(RUN_FIELDS).copied().collect();
+    let known = top_names();
     for k in m.keys().filter(|k| !known.contains(&k.as_str())) {
         let hint = suggest::did_you_mean(k, &known);
         c.push(
@@ -62,20 +61,20 @@ pub(crate) fn check_top(c: &mut Checker, v: &Value) -> Option<Top> {
             ),
         );
     }
-    let base: Map<String, Value> = m
-        .iter()
-        .filter(|(k, _)| RUN_FIELDS.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let own = manifest_fields(c, m);
+    let text = |k: &str| {
+        own.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let int = |k: &str| own.get(k).and_then(Value::as_u64);
     Some(Top {
-        name: check_name(c, m.get("name")),
-        description: check_description(c, m.get("description")),
-        seed: check_seed(c, m.get("seed")),
-        repeats: m
-            .get("repeats")
-            .and_then(|r| check_repeats(c, r, &root.key("repeats")))
-            .unwrap_or(1),
-        base: Value::Object(base),
+        name: text("name"),
+        description: text("description"),
+        seed: int("seed").unwrap_or(0),
+        repeats: int("repeats").map_or(1, |n| n as u32),
+        base: Value::Object(run_fields(m)),
         variants: m
             .get("variants")
             .map(|x| check_variants(c, x))
@@ -87,77 +86,38 @@ pub(crate) fn check_top(c: &mut Checker, v: &Value) -> Option<Top> {
     })
 }
 
-fn check_name(c: &mut Checker, v: Option<&Value>) -> String {
-    let p = JPath::root().key("name");
-    let Some(v) = v else {
-        c.push(&p, "missing required field \"name\"; it names the results folder, e.g. \"name\": \"init-impact\"");
-        return String::new();
-    };
-    let ok = |s: &str| {
-        !s.is_empty()
-            && s != "."
-            && s != ".."
-            && s.chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch))
-    };
-    match v.as_str() {
-        Some(s) if ok(s) => return s.to_string(),
-        _ => c.push(
-            &p,
-            format!(
-                "expected a name of letters, digits, '_', '.' and '-' (it names the results folder), got {}",
-                got(v)
-            ),
-        ),
-    }
-    String::new()
-}
-
-fn check_description(c: &mut Checker, v: Option<&Value>) -> String {
-    match v {
-        None => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(x) => {
-            c.push(
-                &JPath::root().key("description"),
-                format!("expected a string, got {}", got(x)),
-            );
-            String::new()
+/// The manifest's own fields, checked against their table, defaults filled;
+/// a field with a problem is left out.
+fn manifest_fields(c: &mut Checker, m: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for f in MANIFEST_FIELDS {
+        let p = JPath::root().key(f.name);
+        let value = match (m.get(f.name), f.presence) {
+            (Some(x), _) => Some(x.clone()),
+            (None, registry::Presence::Required(hint)) => {
+                c.missing(&JPath::root(), f.name, hint);
+                None
+            }
+            (None, _) => f.default_value(),
+        };
+        let before = c.count();
+        if let Some(x) = value {
+            registry::check(c, &f.ty, &x, &p);
+            if c.count() == before {
+                out.insert(f.name.to_string(), x);
+            }
         }
     }
+    out
 }
 
-fn check_seed(c: &mut Checker, v: Option<&Value>) -> u64 {
-    let Some(v) = v else { return 0 };
-    v.as_u64().unwrap_or_else(|| {
-        let p = JPath::root().key("seed");
-        c.push(
-            &p,
-            format!(
-                "expected an integer seed in 0..={}, got {}",
-                u64::MAX,
-                got(v)
-            ),
-        );
-        0
-    })
-}
-
-/// Also used for the `--repeats` override.
-pub(crate) fn check_repeats(c: &mut Checker, v: &Value, p: &JPath) -> Option<u32> {
-    match v.as_u64() {
-        Some(0) => c.push(p, "must be at least 1, got 0"),
-        Some(n) if n > u64::from(u32::MAX) => c.push(
-            p,
-            format!(
-                "{n} is too large; a plan holds at most {} runs",
-                super::MAX_RUNS
-            ),
-        ),
-        Some(n) => return Some(n as u32),
-        None => c.push(p, format!("expected a positive integer, got {}", got(v))),
-    }
-    None
+/// The run fields among `m`'s.
+fn run_fields(m: &Map<String, Value>) -> Map<String, Value> {
+    let run = run_names();
+    m.iter()
+        .filter(|(k, _)| run.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn check_variants(c: &mut Checker, v: &Value) -> Vec<Variant> {
@@ -171,7 +131,7 @@ fn check_variants(c: &mut Checker, v: &Value) -> Vec<Variant> {
         return Vec::new();
     };
     let mut allowed = vec!["label"];
-    allowed.extend_from_slice(RUN_FIELDS);
+    allowed.extend(run_names());
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
@@ -204,14 +164,9 @@ fn check_variants(c: &mut Checker, v: &Value) -> Vec<Variant> {
             c.push(&pi.key("label"), msg);
             continue;
         }
-        let overrides: Map<String, Value> = m
-            .iter()
-            .filter(|(k, _)| RUN_FIELDS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
         out.push(Variant {
             label,
-            overrides: Value::Object(overrides),
+            overrides: Value::Object(run_fields(m)),
         });
     }
     out
@@ -236,33 +191,33 @@ fn check_sweep(c: &mut Checker, v: &Value) -> Vec<SweepKey> {
 }
 
 fn check_sweep_key(c: &mut Checker, key: &str, values: &Value, p: &JPath) -> Option<SweepKey> {
-    let elem: Elem = match sweep_elem(key) {
-        Ok(e) => e,
+    let tys = match sweep_types(key) {
+        Ok(t) => t,
         Err(msg) => {
             c.push(p, msg);
             return None;
         }
     };
+    let plural = tys[0].plural();
     let Some(list) = values.as_array().filter(|a| !a.is_empty()) else {
-        c.push(
-            p,
-            format!(
-                "expected a non-empty list of {}, got {}",
-                elem.plural(),
-                got(values)
-            ),
-        );
+        let msg = format!("expected a non-empty list of {plural}, got {}", got(values));
+        c.push(p, msg);
         return None;
     };
-    let before = c.problems.len();
-    for (j, msg) in list
-        .iter()
-        .enumerate()
-        .filter_map(|(j, x)| Some((j, elem.reject(x)?)))
-    {
-        c.push(&p.idx(j), msg);
+    let before = c.count();
+    for (j, x) in list.iter().enumerate() {
+        if !tys.iter().any(|t| t.accepts_kind(x)) {
+            c.push(
+                &p.idx(j),
+                format!("expected a list of {plural}, got {}", got(x)),
+            );
+        } else if let [ty] = tys.as_slice() {
+            // One meaning: check it fully now. A parameter several schemes
+            // share is checked in each run, against the scheme it lands in.
+            registry::check(c, ty, x, &p.idx(j));
+        }
     }
-    (c.problems.len() == before).then(|| SweepKey {
+    (c.count() == before).then(|| SweepKey {
         key: key.to_string(),
         segs: key.split('.').map(str::to_string).collect(),
         values: list.clone(),

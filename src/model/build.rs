@@ -3,7 +3,7 @@
 //! statistics each layer reports.
 
 use super::*;
-use crate::config::{Init, LayerSpec, Loss, RunSpec};
+use crate::config::{LayerSpec, Loss, RunSpec};
 use crate::init::{InitError, Shape, sampler};
 use crate::model::train;
 use std::path::Path;
@@ -118,7 +118,8 @@ fn dense_layer(
         sampler: sampler(&l.init, shape, l.activation, base_dir)?,
         layer: i as u32,
         role: Role::Weight,
-        lsuv: lsuv_of(&l.init),
+        lsuv: l.init.lsuv(),
+        theory: l.init.has_theory(),
     });
     let bias = match &l.bias_init {
         Some(init) => Some(b.param(Param {
@@ -133,6 +134,7 @@ fn dense_layer(
             layer: i as u32,
             role: Role::Bias,
             lsuv: None,
+            theory: init.has_theory(),
         })),
         None => None,
     };
@@ -172,12 +174,4 @@ fn dense_layer(
     );
     b.stat(key(LayerField::GradAct), StatSource::Grad(a), false, false);
     Ok(a)
-}
-
-/// LSUV's (tol, max_iter) when `init` asks for it.
-fn lsuv_of(init: &Init) -> Option<(f64, u32)> {
-    match init {
-        Init::Lsuv { tol, max_iter, .. } => Some((*tol, *max_iter)),
-        _ => None,
-    }
 }

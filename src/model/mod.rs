@@ -10,6 +10,7 @@
 //! the builder that wires them, not a new executor.
 
 pub mod build;
+pub mod cost;
 pub mod memory;
 pub mod records;
 pub mod train;
@@ -70,6 +71,9 @@ pub struct Param {
     pub role: Role,
     /// LSUV's (tol, max_iter) when the weight is rescaled after `sampler`.
     pub lsuv: Option<(f64, u32)>,
+    /// Whether the scheme's moments feed the theory (not for mixtures,
+    /// tensors from files or LSUV: no number is invented).
+    pub theory: bool,
 }
 
 impl Param {

@@ -93,6 +93,7 @@ fn render(doc: &ResultsDoc, figures: &[Figure], sources: &[String], present: &[&
         let _ = writeln!(h, "<p class=\"lead\">{}</p>", esc(d));
     }
     header_facts(&mut h, doc);
+    adapters_note(&mut h, doc);
     h.push_str("</header>\n");
     if !figures.is_empty() {
         h.push_str("<nav><strong>Figures:</strong> ");
@@ -165,6 +166,45 @@ fn header_facts(h: &mut String, doc: &ResultsDoc) {
         or_unknown(&a.driver),
         doc.runs.len()
     );
+}
+
+/// When the runs came from more than one adapter (a merged sweep whose
+/// shards ran on different machines), says which ran where and what that
+/// means for comparing them.
+fn adapters_note(h: &mut String, doc: &ResultsDoc) {
+    let mut seen: Vec<(&crate::results::AdapterRecord, Vec<&str>)> = Vec::new();
+    for r in &doc.runs {
+        let a = r.adapter.as_ref().unwrap_or(&doc.adapter);
+        match seen.iter_mut().find(|(b, _)| *b == a) {
+            Some((_, ids)) => ids.push(&r.id),
+            None => seen.push((a, vec![&r.id])),
+        }
+    }
+    if seen.len() < 2 {
+        return;
+    }
+    let _ = write!(
+        h,
+        "<div class=\"note\" id=\"adapters\"><strong>These runs came from {} different adapters.</strong> \
+         Uniform draws are bit-identical on every adapter; normal draws, activations and reductions \
+         can differ in the last bits, so compare runs across adapters with a tolerance.<ul>",
+        seen.len()
+    );
+    for (a, ids) in &seen {
+        let shown: Vec<&str> = ids.iter().take(12).copied().collect();
+        let more = if ids.len() > shown.len() { ", …" } else { "" };
+        let _ = write!(
+            h,
+            "<li>{} ({}, {}, {}): {} run(s): {}{more}</li>",
+            esc(&a.name),
+            esc(&a.backend),
+            esc(&a.device_type),
+            esc(&a.driver),
+            ids.len(),
+            esc(&shown.join(", "))
+        );
+    }
+    h.push_str("</ul></div>\n");
 }
 
 fn summary_table(h: &mut String, runs: &[RunResult]) {
@@ -379,6 +419,8 @@ figure img{display:block;max-width:100%;height:auto;border:1px solid var(--line)
 figcaption{color:#444;margin-top:.5em;max-width:72em}
 pre{background:var(--soft);border:1px solid var(--line);border-radius:6px;padding:14px;overflow:auto;font-size:.85rem;line-height:1.4}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+.note{background:#fff8e6;border:1px solid #f0c674;border-radius:8px;padding:10px 14px;margin:1em 0;font-size:.95rem}
+.note ul{margin:.4em 0 0;padding-left:1.4em}
 footer{margin-top:3em;color:var(--muted);font-size:.85rem}
 "#;
 

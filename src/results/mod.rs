@@ -214,6 +214,10 @@ pub struct RunResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train: Option<TrainRecord>,
     pub timing_ms: Timing,
+    /// The adapter this run ran on. Absent in documents written before
+    /// shards existed: there the document's `adapter` ran every run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<AdapterRecord>,
 }
 
 /// The adapter a result was produced on.
@@ -249,7 +253,35 @@ pub struct ResultsDoc {
     pub adapter: AdapterRecord,
     /// The manifest as given (before variant and sweep expansion).
     pub manifest: serde_json::Value,
+    /// Hash of the whole plan (see `Plan::hash`): the same for a sweep run
+    /// in one process, in shards, and merged. Absent in older documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_hash: Option<String>,
+    /// Present when the folder holds one shard of the plan (`run --shard K/N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardRecord>,
     pub runs: Vec<RunResult>,
+}
+
+/// Which part of a plan a shard folder holds, and the whole plan, so that
+/// `merge` can check coverage and name the shard of every missing run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    /// K of `--shard K/N` (1-based).
+    pub index: usize,
+    /// N of `--shard K/N`.
+    pub count: usize,
+    /// Every run of the whole plan, in plan order.
+    pub plan: Vec<PlanEntry>,
+}
+
+/// One run of a plan as a shard record lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanEntry {
+    pub id: String,
+    pub config_hash: String,
+    /// The shard (1-based) this run is assigned to.
+    pub shard: usize,
 }
 
 /// Closed-form predictions for one run (see `theory.rs`), one entry per layer.

@@ -19,7 +19,7 @@ pub fn of_model(model: &Model) -> Option<Prediction> {
                 .find(|p| p.layer == l.index as u32 && p.role == role)
         };
         let w = param(Role::Weight)?;
-        if w.lsuv.is_some() || matches!(l.init.as_str(), "mixture" | "from_file") {
+        if !w.theory {
             return None;
         }
         let (wm, wv) = w.sampler.moments(Shape::weight(l.fan_in, l.fan_out))?;

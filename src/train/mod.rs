@@ -214,15 +214,11 @@ pub struct TrainConfig {
     pub record_every: Option<u32>,
     #[serde(default)]
     pub schedule: Schedule,
-    #[serde(default, skip_serializing_if = "is_standard")]
+    #[serde(default)]
     pub parametrization: Parametrization,
     /// The width at which `mup` equals `standard`.
     #[serde(default = "default_base_width")]
     pub base_width: usize,
-}
-
-fn is_standard(p: &Parametrization) -> bool {
-    *p == Parametrization::Standard
 }
 
 impl TrainConfig {

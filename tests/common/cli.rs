@@ -121,12 +121,14 @@ pub fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
 
-/// Every shipped manifest, sorted by file name.
+/// Every shipped manifest, sorted by file name (the JSON Schema beside
+/// them, `manifest.schema.json`, is not a manifest).
 pub fn shipped_manifests() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(repo().join("experiments"))
         .expect("experiments/")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| !p.to_string_lossy().ends_with(".schema.json"))
         .collect();
     v.sort();
     assert!(!v.is_empty(), "no manifests in experiments/");

@@ -330,6 +330,7 @@ pub fn run(
             total_ms: 3.0,
             train_ms: None,
         },
+        adapter: None,
     }
 }
 
@@ -346,6 +347,8 @@ pub fn doc(name: &str, description: &str, runs: Vec<RunResult>) -> ResultsDoc {
         },
         manifest: json!({"name": name, "description": description, "seed": 42,
                          "network": {"input_dim": 64, "width": 64, "depth": 10, "activation": "tanh"}}),
+        plan_hash: None,
+        shard: None,
         runs,
     }
 }

@@ -1,5 +1,6 @@
-//! The collector of problems and the small typed checks every validator
-//! uses: each reports with the value's path and says what was expected.
+//! The collector of problems and the few message shapes that every check
+//! shares, so that all of them read alike: what was expected, then what was
+//! given.
 
 use super::path::JPath;
 use crate::suggest;
@@ -7,12 +8,12 @@ use serde_json::{Map, Value};
 
 /// Collects problems as (path, message) pairs.
 #[derive(Debug, Default)]
-pub(crate) struct Checker {
+pub struct Checker {
     pub problems: Vec<(JPath, String)>,
 }
 
 /// A short rendering of a value for "got ..." in messages.
-pub(crate) fn got(v: &Value) -> String {
+pub fn got(v: &Value) -> String {
     let s = v.to_string();
     if s.chars().count() > 40 {
         format!("{}...", s.chars().take(37).collect::<String>())
@@ -22,8 +23,14 @@ pub(crate) fn got(v: &Value) -> String {
 }
 
 impl Checker {
+    /// Records a problem at `p`.
     pub fn push(&mut self, p: &JPath, msg: impl Into<String>) {
         self.problems.push((p.clone(), msg.into()));
+    }
+
+    /// How many problems were found so far (to tell whether a check added one).
+    pub fn count(&self) -> usize {
+        self.problems.len()
     }
 
     /// The object at `p`, after reporting unknown fields (with a suggestion).
@@ -56,56 +63,6 @@ impl Checker {
             );
         }
         Some(m)
-    }
-
-    /// A positive integer no larger than `max`; `noun` reads "a width".
-    pub fn size(&mut self, v: &Value, p: &JPath, noun: &str, max: u64) -> Option<u64> {
-        match v.as_u64() {
-            Some(0) => self.push(p, format!("0 is not {noun}; give a positive integer")),
-            Some(n) if n > max => self.push(
-                p,
-                format!("{n} is too large for {noun}; at most {max} is accepted"),
-            ),
-            Some(n) => return Some(n),
-            None => self.push(p, format!("expected a positive integer, got {}", got(v))),
-        }
-        None
-    }
-
-    /// A non-negative integer (a layer index).
-    pub fn index(&mut self, v: &Value, p: &JPath) -> Option<u64> {
-        let n = v.as_u64();
-        if n.is_none() {
-            self.push(
-                p,
-                format!("expected a layer index (an integer >= 0), got {}", got(v)),
-            );
-        }
-        n
-    }
-
-    pub fn number(&mut self, v: &Value, p: &JPath) -> Option<f64> {
-        let x = v.as_f64().filter(|x| x.is_finite());
-        if x.is_none() {
-            self.push(p, format!("expected a number, got {}", got(v)));
-        }
-        x
-    }
-
-    /// A finite number > 0.
-    pub fn positive(&mut self, v: &Value, p: &JPath) -> Option<f64> {
-        let x = self.number(v, p)?;
-        if x <= 0.0 {
-            self.push(p, format!("must be > 0, got {}", got(v)));
-            return None;
-        }
-        Some(x)
-    }
-
-    pub fn boolean(&mut self, v: &Value, p: &JPath) {
-        if !v.is_boolean() {
-            self.push(p, format!("expected true or false, got {}", got(v)));
-        }
     }
 
     /// A string from `names`; `what` reads "scheme", "loss", ...

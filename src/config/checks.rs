@@ -1,0 +1,121 @@
+//! The run fields' cross-field checks: what no single field can say.
+
+use crate::registry::{Checker, View};
+use serde_json::Value;
+
+/// Exactly one of `widths`, or `width` with `depth`.
+pub(super) fn check_network(c: &mut Checker, v: &View) {
+    let either = "give \"width\" with \"depth\", or a list \"widths\"";
+    let p = v.path;
+    match (v.given("widths"), v.given("width"), v.given("depth")) {
+        (Some(_), None, None) | (None, Some(_), Some(_)) => {}
+        (Some(_), _, _) => c.push(
+            &v.at("widths"),
+            "give either widths or width with depth, not both; remove one",
+        ),
+        (None, Some(_), None) => c.missing(
+            p,
+            "depth",
+            &format!("width needs a number of layers; {either}"),
+        ),
+        (None, None, Some(_)) => {
+            c.missing(p, "width", &format!("depth needs a layer width; {either}"))
+        }
+        (None, None, None) => c.missing(p, "width", either),
+    }
+}
+
+/// Exactly one of `index` or `range`, a non-empty range, and something to set.
+pub(super) fn check_override(c: &mut Checker, v: &View) {
+    match (v.given("index"), v.given("range")) {
+        (Some(_), Some(_)) => c.push(&v.at("range"), "give either index or range, not both"),
+        (None, None) => c.missing(
+            v.path,
+            "index",
+            "say which layers it covers with \"index\" or \"range\": [start, end]",
+        ),
+        _ => {}
+    }
+    if let Some([s, e]) = range(v.valid("range"))
+        && s >= e
+    {
+        let msg = format!("range [{s}, {e}] is empty; start must be < end (end is excluded)");
+        c.push(&v.at("range"), msg);
+    }
+    if v.given("init").is_none() && v.given("bias_init").is_none() {
+        c.push(
+            v.path,
+            "this override sets neither init nor bias_init; add one or remove the override",
+        );
+    }
+}
+
+fn range(v: Option<&Value>) -> Option<[u64; 2]> {
+    let a = v?.as_array()?;
+    Some([a.first()?.as_u64()?, a.get(1)?.as_u64()?])
+}
+
+/// The run's own cross-field checks.
+pub(super) fn check_run(c: &mut Checker, v: &View) {
+    check_layer_indices(c, v);
+    check_classes(c, v);
+}
+
+/// Cross-entropy classifies into the output width's classes: at least 2.
+fn check_classes(c: &mut Checker, v: &View) {
+    let ce = v.valid("loss").is_some_and(|l| {
+        l.as_str().or_else(|| l.get("name").and_then(Value::as_str)) == Some("cross_entropy")
+    });
+    let Some(net) = v.valid("network").filter(|_| ce) else {
+        return;
+    };
+    let (out, field) = match (net.get("widths"), net.get("width")) {
+        (Some(w), _) => (w.as_array().and_then(|a| a.last()?.as_u64()), "widths"),
+        (None, Some(w)) => (w.as_u64(), "width"),
+        _ => return,
+    };
+    if let Some(n) = out.filter(|n| *n < 2) {
+        let msg = format!(
+            "cross_entropy needs at least 2 classes, and the classes are the output width, here {n}; \
+             make the last layer at least 2 wide (network.{field}) or use \"mse\""
+        );
+        c.push(&v.at("loss"), msg);
+    }
+}
+
+/// Layer overrides name layers that exist.
+fn check_layer_indices(c: &mut Checker, v: &View) {
+    let (Some(net), Some(Value::Array(items))) = (v.valid("network"), v.given("layers")) else {
+        return;
+    };
+    let depth = match (net.get("widths"), net.get("depth")) {
+        (Some(w), _) => w.as_array().map_or(0, Vec::len) as u64,
+        (None, Some(d)) => d.as_u64().unwrap_or(0),
+        _ => return,
+    };
+    let layers = if depth == 1 {
+        "1 layer".to_string()
+    } else {
+        format!("{depth} layers")
+    };
+    for (k, o) in items.iter().enumerate() {
+        let p = v.at("layers").idx(k);
+        if let Some(i) = o
+            .get("index")
+            .and_then(Value::as_u64)
+            .filter(|i| *i >= depth)
+        {
+            let msg = format!(
+                "layer {i} does not exist; the network has {layers} (indices 0 to {})",
+                depth - 1
+            );
+            c.push(&p.key("index"), msg);
+        }
+        if let Some([_, e]) = range(o.get("range")).filter(|[s, e]| s < e && *e > depth) {
+            let msg = format!(
+                "range end {e} is past the last layer; the network has {layers}, so end <= {depth}"
+            );
+            c.push(&p.key("range"), msg);
+        }
+    }
+}
