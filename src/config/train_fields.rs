@@ -221,7 +221,8 @@ static SGD: [Field; 5] = [
     weight_decay(0.0, "L2 penalty added to the gradient, biases included"),
 ];
 
-static OPTIMIZERS: [Case; 3] = [
+/// The optimizers, as torch.optim names them (the README's table).
+pub static OPTIMIZERS: [Case; 3] = [
     Case {
         check: Some(check_nesterov),
         ..Case::new("sgd", &SGD, "torch.optim.SGD")

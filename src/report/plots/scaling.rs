@@ -262,6 +262,10 @@ fn learning_time(ctx: &Ctx, root: &Area, key: &str) -> Result<(), DrawError> {
         keys.push(Key::Band("×/÷ 1 geometric std over repeats".into()));
     }
     push_marker_keys(&mut keys, drawn);
+    // Here × means "not learned", not a NaN in the data: say so in the legend.
+    for k in keys.iter_mut().filter(|k| matches!(k, Key::NonFinite)) {
+        *k = Key::NonFiniteAs("not learned within the steps".into());
+    }
     legend(&f.legend, &keys, 12)?;
     let mut info = Vec::new();
     if lr_key.is_some() {
