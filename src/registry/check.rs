@@ -2,8 +2,8 @@
 //! what was expected and what was given. serde stops at the first error and
 //! cannot say where it was; walking the table lets us say both.
 
-use super::checker::{Checker, got};
 use super::path::JPath;
+use super::problems::{Checker, got};
 use super::ty::*;
 use crate::suggest;
 use serde_json::{Map, Value};

@@ -16,16 +16,16 @@
 //! [`Case`], reading the object through a [`View`].
 
 mod check;
-mod checker;
 pub mod json_schema;
 mod normalize;
 mod path;
+mod problems;
 mod ty;
 
 pub use check::{View, check};
-pub use checker::{Checker, got};
 pub use normalize::normalize;
 pub use path::{JPath, Seg};
+pub use problems::{Checker, got};
 pub use ty::*;
 
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! JSON Schema writer walk.
 
 use super::check::View;
-use super::checker::Checker;
+use super::problems::Checker;
 use serde_json::Value;
 
 /// One field of an object (or one parameter of a scheme or activation).
