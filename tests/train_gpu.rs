@@ -120,6 +120,11 @@ fn check_losses(what: &str, g: &TrainOutput, r: &RefTraining) {
             "{what} step {k}: GPU loss {a} vs oracle {b}"
         );
     }
+    let worst = (losses.iter().zip(&r.losses)).fold(0.0f64, |m, (a, b)| m.max(rel(*a, *b)));
+    eprintln!(
+        "{what}: {} steps, largest relative loss difference {worst:.2e}",
+        losses.len() - 1
+    );
     let (first, last) = (r.losses[0], r.losses[r.losses.len() - 1]);
     assert!(
         last < 0.98 * first,
@@ -139,6 +144,12 @@ fn check_grads(what: &str, gpu: &[(String, Vec<usize>, Vec<f32>)], pass: &oracle
         for (name, want) in pairs {
             let got = &gpu.iter().find(|(n, _, _)| *n == name).unwrap().2;
             let scale = want.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+            let worst =
+                (got.iter().zip(want)).fold(0.0f64, |m, (a, b)| m.max((f64::from(*a) - b).abs()));
+            eprintln!(
+                "{what} {name}: largest difference {:.2e} of the largest entry",
+                worst / scale
+            );
             for (j, (a, b)) in got.iter().zip(want).enumerate() {
                 assert!(
                     (f64::from(*a) - b).abs() <= 1e-4 * scale,
