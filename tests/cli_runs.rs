@@ -230,9 +230,12 @@ fn finished_runs(path: &Path) -> Option<usize> {
     v["runs"].as_array().map(Vec::len)
 }
 
-/// The same sweep, trained: 20 SGD steps per run, recorded every 5.
+/// The same sweep at width 256, trained: 20 SGD steps per run, recorded every 5.
 fn slow_training_manifest(values: usize) -> String {
     let mut m: Value = serde_json::from_str(&slow_manifest(values)).unwrap();
+    // Width and batch 256: 20 steps of 512 would take a minute under load.
+    m["network"]["width"] = json!(256);
+    m["input"]["batch"] = json!(256);
     m["loss"] = json!({"name": "mse", "target": "teacher"});
     m["train"] = json!({"steps": 20, "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9}, "record_every": 5});
     m.to_string()
