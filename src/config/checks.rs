@@ -59,6 +59,23 @@ fn range(v: Option<&Value>) -> Option<[u64; 2]> {
 pub(super) fn check_run(c: &mut Checker, v: &View) {
     check_layer_indices(c, v);
     check_classes(c, v);
+    check_trainable(c, v);
+}
+
+/// Training covers linear stacks: the per-step records, the unit symmetry
+/// and the muP multipliers are defined per layer, and residual stacks
+/// (`network.block: "residual"`) have no tested training path yet.
+fn check_trainable(c: &mut Checker, v: &View) {
+    let residual = (v.valid("network").and_then(|n| n.get("block")))
+        .and_then(Value::as_str)
+        .is_some_and(|b| b == "residual");
+    if residual && v.given("train").is_some() {
+        c.push(
+            &v.at("train"),
+            "training residual stacks (network.block \"residual\") is not supported yet; \
+             remove \"train\" or train a linear stack",
+        );
+    }
 }
 
 /// Cross-entropy classifies into the output width's classes: at least 2.

@@ -4,7 +4,7 @@ replayed in PyTorch from the tensors initscope exported at init
 float64, and the loss of every step is compared with results.json.
 
     target/release/initscope run tests/perf/train_parity.json --out /tmp/p --export-weights
-    /work/venv/bin/python tests/perf/train_parity.py /tmp/p
+    target/venv/bin/python tests/perf/train_parity.py /tmp/p
 
 Prints one line per run (largest relative loss difference over the steps)
 and exits 1 if any is above 1e-3 (initscope computes in float32).
