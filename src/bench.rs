@@ -1,8 +1,12 @@
 //! `initscope bench`: a fixed suite on the chosen adapter — Philox fills, init
 //! kernels, GEMM in the three orientations, and full forward + backward +
-//! statistics steps — reporting the median, min and max of N timed runs
+//! statistics steps of linear and residual stacks — reporting the median, min and max of N timed runs
 //! after a warm-up. Kernel timings use GPU timestamp queries where the
 //! adapter has them, else the wall clock around submit + wait.
+
+mod residual;
+
+pub use residual::{RESIDUAL_STEP, residual_flops, residual_spec};
 
 use crate::config::{RunConfig, RunSpec};
 use crate::exec::init::encode as encode_init;
@@ -349,6 +353,9 @@ pub fn run(
     emit(&mut results, n);
     let n = results.len();
     bench_steps(gpu, o, &mut results)?;
+    emit(&mut results, n);
+    let n = results.len();
+    residual::bench_residual(gpu, o, &mut results)?;
     emit(&mut results, n);
     Ok(BenchReport {
         adapter: gpu.adapter_record(),

@@ -1,8 +1,12 @@
 //! `--export-weights`: the exact tensors a run studied, as safetensors that
-//! `safetensors.torch.load_file` reads: `layers.<i>.weight` (out, in),
-//! `layers.<i>.bias` (out), `input` (batch, input_dim) and, when the loss
-//! has one, `target` (batch, out; cross-entropy: the labels, (batch,)), all
-//! f32. Training runs export the tensors at init, before any update.
+//! `safetensors.torch.load_file` reads, all f32: every parameter by its
+//! export key — the equivalent torch module's `state_dict` (`layers.<i>.weight`
+//! (out, in) and `layers.<i>.bias` for linear stacks; `input_proj.*`,
+//! `blocks.<i>.ff_norm.*`, `blocks.<i>.fc1.*`, `blocks.<i>.fc2.*` and
+//! `final_norm.*` for residual stacks) — then `input` (batch, input_dim) and,
+//! when the loss has one, `target` (`mse`: batch × output width;
+//! `cross_entropy`: the labels, (batch,)). Training runs export the tensors
+//! at init, before any update.
 
 use crate::config::RunSpec;
 use crate::exec::Tensors;

@@ -6,12 +6,20 @@
 //! * Counter = `[block, layer, role, repeat]`:
 //!   - `block`: index of the 4-word block inside the tensor; element `e`
 //!     of a tensor uses word `e % 4` of block `e / 4`;
-//!   - `layer`: the layer index for parameters; for the row tensors drawn
-//!     per batch (roles `Input` and `Target`) the *data step*: 0 at init
-//!     and for every step of `data: "fixed"` training, k for the batch of
-//!     step k of `data: "fresh"` training. Step 0 is therefore every
-//!     existing stream unchanged, and (data step, `Input`) never collides
-//!     with a parameter's (layer, `Weight`/`Bias`/...);
+//!   - `layer`: `module << 16 | index` ([`layer_word`]). Module 0 is a
+//!     linear stack's layer `index`; for the row tensors drawn per batch
+//!     (roles `Input` and `Target`) it is the *data step*: 0 at init and
+//!     for every step of `data: "fixed"` training, k for the batch of step
+//!     k of `data: "fresh"` training. Step 0 is therefore every existing
+//!     stream unchanged, and (data step, `Input`) never collides with a
+//!     parameter's (layer, `Weight`/`Bias`/...). Linear stacks' streams are
+//!     those of version 1 unchanged. Residual
+//!     stacks name each parameter by its module ([`module`]) and block index:
+//!     `input_proj` (1, 0), `blocks.{i}.ff_norm` (2, i), `blocks.{i}.fc1`
+//!     (3, i), `blocks.{i}.fc2` (4, i), `final_norm` (5, 0), and the
+//!     embedding input (6, 0): its table with role `Weight`, its token ids
+//!     with role `Input` (id of row r = ⌊word(r)·vocab / 2³²⌋, word r % 4
+//!     of block r / 4);
 //!   - `role`: which tensor of that layer ([`Role`]);
 //!   - `repeat`: the repeat index of the run.
 //! * u32 → uniform: `u = (x >> 8) · 2⁻²⁴ ∈ [0, 1)`; where a log follows,
@@ -80,6 +88,31 @@ pub enum Role {
     SparseSelect = 6,
     /// Component choice of `mixture`.
     MixtureSelect = 7,
+}
+
+/// Module codes: the high 16 bits of counter word 1 (see the module docs).
+pub mod module {
+    /// A linear stack's layer; also the input batch, targets and teacher.
+    pub const LAYER: u32 = 0;
+    pub const INPUT_PROJ: u32 = 1;
+    pub const FF_NORM: u32 = 2;
+    pub const FC1: u32 = 3;
+    pub const FC2: u32 = 4;
+    pub const FINAL_NORM: u32 = 5;
+    /// The embedding table (role `Weight`) and the token ids (role `Input`).
+    pub const EMBEDDING: u32 = 6;
+}
+
+/// Counter word 1 of a tensor of `module` at `index` (a block or layer
+/// index below 2¹⁶).
+pub const fn layer_word(module: u32, index: u32) -> u32 {
+    (module << 16) | index
+}
+
+/// Token id of one Philox word for a vocabulary of `vocab` (multiply-high,
+/// as `below` in `shaders/philox.wgsl`).
+pub fn token_of(word: u32, vocab: u32) -> u32 {
+    ((u64::from(word) * u64::from(vocab)) >> 32) as u32
 }
 
 /// A named stream: everything in the counter except the block index.

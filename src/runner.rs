@@ -289,6 +289,8 @@ fn run_one(
         summary: summary_of(model, &spec.config.stats.diagnosis, &out),
         theory: crate::theory::of_model(model),
         train: out.train.clone(),
+        block_theory: crate::theory::of_residual(model),
+        stream_in: out.stream_in.clone(),
         timing_ms: Timing {
             init_ms: out.init_ms,
             step_ms: out.step_ms,
@@ -296,12 +298,25 @@ fn run_one(
             train_ms: out.train_ms,
         },
         layers: out.layers,
+        blocks: out.blocks,
+        tensors: out.tensors_stats,
         adapter: Some(gpu.adapter_record()),
     })
 }
 
 /// The summary and diagnosis of a finished run.
 pub fn summary_of(model: &Model, d: &Diagnosis, out: &RunOutput) -> RunSummary {
+    if model.residual.is_some() {
+        let run = crate::stats::ResidualRun {
+            blocks: &out.blocks,
+            tensors: &out.tensors_stats,
+            stream_in: out.stream_in.as_ref(),
+            input: &out.input,
+            output: out.output.as_ref().map(|o| &o.0),
+            loss: out.loss,
+        };
+        return crate::stats::summarize_residual(&run, d);
+    }
     let saturating: Vec<bool> = model
         .layers
         .iter()

@@ -1,6 +1,13 @@
 //! The per-run summary and its diagnosis, from the statistics records read
 //! back from the GPU.
 
+mod residual;
+
+pub use residual::{
+    BRANCH_DOMINATES, BRANCH_NEGLIGIBLE, EARLY_GRAD_RATIO, ResidualRun, STREAM_GROWTH,
+    branch_ratios, group_grad_norm, summarize_residual,
+};
+
 use crate::config::Diagnosis;
 use crate::results::{LayerRecord, RunSummary, TensorStats};
 

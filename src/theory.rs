@@ -22,9 +22,11 @@
 
 mod numerics;
 mod of_model;
+mod residual;
 
 pub use numerics::{digamma, normal_expectation, trigamma};
 pub use of_model::of_model;
+pub use residual::of_residual;
 
 use crate::activation::Activation;
 use crate::config::Loss;
@@ -154,14 +156,14 @@ fn forward(input_second: f64, layers: &[LayerInput]) -> Option<Forward> {
 }
 
 /// E[φ(h)], Var[φ(h)], E[φ(h)²] and E[φ′(h)²] for h ~ N(mean, var).
-struct Moments {
-    mean: f64,
-    var: f64,
-    second: f64,
-    deriv_sq: f64,
+pub(crate) struct Moments {
+    pub mean: f64,
+    pub var: f64,
+    pub second: f64,
+    pub deriv_sq: f64,
 }
 
-fn moments(act: Activation, mean: f64, var: f64) -> Option<Moments> {
+pub(crate) fn moments(act: Activation, mean: f64, var: f64) -> Option<Moments> {
     let m = if act == Activation::Identity {
         // Exact, so that linear stacks carry no quadrature error at all.
         let second = var + mean * mean;

@@ -152,6 +152,18 @@ fn field_cases(dir: &TempDir) -> Vec<Case> {
         case("layer-index-missing", p(json!({"layers": [{"index": 5, "init": {"scheme": "zeros"}}]})), "layers[0].index", &["layer 5 does not exist"]),
         case("layer-range-empty", p(json!({"layers": [{"range": [2, 1], "init": {"scheme": "zeros"}}]})), "layers[0].range", &["is empty"]),
         case("orthogonal-bias", p(json!({"bias_init": {"scheme": "orthogonal"}})), "bias_init.scheme", &["cannot fill a bias"]),
+        // Residual stacks (issue 11): the norm, its eps, the branch width, and
+        // overrides that name no parameter of this network.
+        case("norm-unknown", p(json!({"network": {"block": "residual", "norm": "batchnorm"}})), "network.norm", &["unknown norm \"batchnorm\"", "layernorm, rmsnorm, none"]),
+        case("norm-eps-zero", p(json!({"network": {"block": "residual", "norm_eps": 0}})), "network.norm_eps", &["must be > 0, got 0"]),
+        case("ff-width-zero", p(json!({"network": {"block": "residual", "ff_width": 0}})), "network.ff_width", &["0 is not a width"]),
+        case("residual-scale-unknown", p(json!({"network": {"block": "residual", "residual_scale": "1/L"}})), "network.residual_scale", &["1/sqrt(2L)", "deepnorm"]),
+        case("norm-on-linear", p(json!({"network": {"norm": "rmsnorm"}})), "network.norm", &["residual stacks only", "\"block\": \"residual\""]),
+        case("override-glob-nothing", p(json!({"network": {"block": "residual"}, "overrides": [{"match": "blocks.*.fc3.weight", "scale": 0.5}]})),
+             "overrides[0].match", &["matches no parameter", "similar keys", "blocks.0.fc1.weight"]),
+        case("override-norm-none", p(json!({"network": {"block": "residual", "norm": "none"}, "overrides": [{"match": "blocks.1.ff_norm.weight", "init": {"scheme": "ones"}}]})),
+             "overrides[0].match", &["matches no parameter", "norm is \"none\""]),
+        case("override-empty", p(json!({"network": {"block": "residual"}, "overrides": [{"match": "blocks.*.fc2.weight"}]})), "overrides[0]", &["neither init nor scale"]),
         // `"auto"` needs the layer's activation: checked on the resolved run,
         // still reported at the JSON path and line that set it.
         case("gain-auto-gelu", p(json!({"network": {"activation": "gelu"}, "init": {"scheme": "xavier_uniform", "gain": "auto"}})),

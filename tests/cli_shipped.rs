@@ -130,7 +130,9 @@ fn every_shipped_manifest_runs_to_a_complete_report_and_replots() {
         let labels: BTreeSet<&str> = doc.runs.iter().map(|r| r.label.as_str()).collect();
         assert_eq!((ids.len(), labels.len()), (planned, planned), "{stem}");
         for run in &doc.runs {
-            assert!(!run.layers.is_empty(), "{stem}/{}", run.id);
+            // Linear stacks record layers[], residual stacks blocks[] and tensors[].
+            let residual = !run.blocks.is_empty() && !run.tensors.is_empty();
+            assert!(!run.layers.is_empty() || residual, "{stem}/{}", run.id);
             assert!(run.summary.input_std.is_finite(), "{stem}/{}", run.id);
         }
         let runs: Vec<(String, String)> = doc

@@ -20,6 +20,9 @@ const PINS: &[(&str, usize, &str)] = &[
     ("schemes-relu.json", 5, "f43aa7cf101e344a"),
     ("std-sweep.json", 50, "a8b89e56239f3955"),
     ("xavier-shapes.json", 4, "5fe9b94a35f468fc"),
+    ("transformer-init.json", 3, "507074659721446e"),
+    ("layernorm-rescue.json", 6, "721f498329b62635"),
+    ("residual-scaling.json", 15, "5466ccaea002fd5e"),
 ];
 
 #[test]

@@ -3,8 +3,23 @@
 use crate::registry::{Checker, View};
 use serde_json::Value;
 
-/// Exactly one of `widths`, or `width` with `depth`.
+/// The fields only residual stacks read (refused on a linear stack).
+const RESIDUAL_ONLY: [&str; 6] = [
+    "ff_width",
+    "norm",
+    "norm_position",
+    "norm_eps",
+    "residual_scale",
+    "final_norm",
+];
+
+/// Exactly one of `widths`, or `width` with `depth`; residual fields only
+/// on residual stacks, which have one width and no final activation.
 pub(super) fn check_network(c: &mut Checker, v: &View) {
+    check_residual_network(c, v);
+    if is_residual(v) && v.given("widths").is_some() {
+        return;
+    }
     let either = "give \"width\" with \"depth\", or a list \"widths\"";
     let p = v.path;
     match (v.given("widths"), v.given("width"), v.given("depth")) {
@@ -53,13 +68,6 @@ pub(super) fn check_override(c: &mut Checker, v: &View) {
 fn range(v: Option<&Value>) -> Option<[u64; 2]> {
     let a = v?.as_array()?;
     Some([a.first()?.as_u64()?, a.get(1)?.as_u64()?])
-}
-
-/// The run's own cross-field checks.
-pub(super) fn check_run(c: &mut Checker, v: &View) {
-    check_layer_indices(c, v);
-    check_classes(c, v);
-    check_trainable(c, v);
 }
 
 /// Training covers linear stacks: the per-step records, the unit symmetry
@@ -134,5 +142,113 @@ fn check_layer_indices(c: &mut Checker, v: &View) {
             );
             c.push(&p.key("range"), msg);
         }
+    }
+}
+
+fn is_residual(v: &View) -> bool {
+    v.valid("block").and_then(Value::as_str) == Some("residual")
+}
+
+fn check_residual_network(c: &mut Checker, v: &View) {
+    if !is_residual(v) {
+        for k in RESIDUAL_ONLY.iter().filter(|k| v.given(k).is_some()) {
+            c.push(
+                &v.at(k),
+                format!(
+                    "{k} applies to residual stacks only; add \"block\": \"residual\" or remove it"
+                ),
+            );
+        }
+        return;
+    }
+    if v.given("widths").is_some() {
+        c.push(
+            &v.at("widths"),
+            "a residual stack has one width (its stream); give \"width\" and \"depth\" (the number of blocks)",
+        );
+    }
+    if v.given("final_activation").is_some() {
+        c.push(
+            &v.at("final_activation"),
+            "a residual stack ends with its stream (or final_norm), not an activation; remove final_activation",
+        );
+    }
+    let norm = v
+        .valid("norm")
+        .and_then(Value::as_str)
+        .unwrap_or("layernorm");
+    if norm == "none" {
+        if v.valid("final_norm") == Some(&Value::Bool(true)) {
+            c.push(
+                &v.at("final_norm"),
+                "final_norm needs a norm, but norm is \"none\"; set norm or remove final_norm",
+            );
+        }
+        if v.valid("residual_scale").and_then(Value::as_str) == Some("deepnorm") {
+            c.push(
+                &v.at("residual_scale"),
+                "deepnorm is a post-norm recipe and needs a norm, but norm is \"none\"",
+            );
+        }
+    }
+}
+
+/// Run-level rules: layer indices exist; `layers` is for linear stacks and
+/// `overrides` and `input.embedding` for residual stacks.
+pub(super) fn check_run(c: &mut Checker, v: &View) {
+    check_layer_indices(c, v);
+    check_classes(c, v);
+    check_trainable(c, v);
+    let Some(net) = v.valid("network") else {
+        return;
+    };
+    let residual = net.get("block").and_then(Value::as_str) == Some("residual");
+    if residual
+        && v.given("layers")
+            .is_some_and(|l| l.as_array().is_some_and(|a| !a.is_empty()))
+    {
+        c.push(
+            &v.at("layers"),
+            "residual stacks name their parameters by export key: use \"overrides\": [{\"match\": \"blocks.0.fc1.weight\", \"init\": ...}] instead of layers",
+        );
+    }
+    if !residual && v.given("overrides").is_some() {
+        c.push(
+            &v.at("overrides"),
+            "overrides match the export keys of residual stacks (\"block\": \"residual\"); a linear stack sets layers with \"layers\"",
+        );
+    }
+    let embedding = v.valid("input").and_then(|i| i.get("embedding"));
+    if !residual && embedding.is_some() {
+        c.push(
+            &v.at("input").key("embedding"),
+            "token-embedding input feeds residual stacks only; add \"block\": \"residual\" to network or use input.dist",
+        );
+    }
+}
+
+/// An override sets something.
+pub(super) fn check_param_override(c: &mut Checker, v: &View) {
+    if v.given("init").is_none() && v.given("scale").is_none() {
+        c.push(
+            v.path,
+            "this override sets neither init nor scale; add one or remove the override",
+        );
+    }
+}
+
+/// Positions come with a sequence length, and a sequence length with positions.
+pub(super) fn check_embedding(c: &mut Checker, v: &View) {
+    match (v.given("positions"), v.given("seq_len")) {
+        (Some(_), None) => c.missing(
+            v.path,
+            "seq_len",
+            "sinusoidal positions repeat every seq_len rows, e.g. \"seq_len\": 128",
+        ),
+        (None, Some(_)) => c.push(
+            &v.at("seq_len"),
+            "seq_len is only used with \"positions\": \"sinusoidal\"; add positions or remove it",
+        ),
+        _ => {}
     }
 }

@@ -4,6 +4,7 @@
 //! check function below).
 
 use super::checks::{check_network, check_override, check_run};
+use super::residual_fields::{BLOCK, EMBEDDING, NORM, NORM_POSITION, OVERRIDES, RESIDUAL_SCALE};
 use crate::activation;
 use crate::init::{FOR_BIAS, FOR_INPUT, FOR_WEIGHT};
 use crate::registry::{
@@ -17,7 +18,7 @@ pub const MAX_DIM: u64 = 1 << 24;
 /// Largest accepted number of layers.
 pub const MAX_DEPTH: u64 = 10_000;
 
-const fn size(noun: &'static str, max: u64) -> IntTy {
+pub(super) const fn size(noun: &'static str, max: u64) -> IntTy {
     IntTy {
         min: 1,
         max,
@@ -25,9 +26,10 @@ const fn size(noun: &'static str, max: u64) -> IntTy {
     }
 }
 static INPUT_DIM: IntTy = size("an input dimension", MAX_DIM);
-static WIDTH: IntTy = size("a width", MAX_DIM);
+pub(super) static WIDTH: IntTy = size("a width", MAX_DIM);
 static DEPTH: IntTy = size("a depth", MAX_DEPTH);
 static BATCH: IntTy = size("a batch size", MAX_DIM);
+
 static INDEX: IntTy = IntTy {
     min: 0,
     max: u64::MAX,
@@ -82,6 +84,12 @@ static RUN_FIELDS: Obj = Obj {
             Ty::Obj(&INPUT),
             Required("e.g. \"input\": {\"batch\": 64}"),
             "the input batch: its size and elementwise distribution",
+        ),
+        Field::new(
+            "overrides",
+            Ty::List(&OVERRIDES),
+            Optional,
+            "residual stacks: per-parameter overrides by glob over the export keys, in order, later entries winning",
         ),
         Field::new(
             "loss",
@@ -156,6 +164,48 @@ static NETWORK: Obj = Obj {
             Default(Lit::Bool(true)),
             "whether layers have a bias",
         ),
+        Field::new(
+            "block",
+            Ty::Enum(&BLOCK),
+            Optional,
+            "`linear` (absent: Linear → activation per layer) or `residual` (depth blocks of `x + a·FF(norm(x))`); the fields below are for residual stacks",
+        ),
+        Field::new(
+            "ff_width",
+            Ty::Int(&WIDTH),
+            Optional,
+            "hidden width of each block's feed-forward branch (absent: 4·width)",
+        ),
+        Field::new(
+            "norm",
+            Ty::Enum(&NORM),
+            Optional,
+            "`layernorm` (absent), `rmsnorm` or `none`: torch's nn.LayerNorm / nn.RMSNorm, weight 1 and bias 0",
+        ),
+        Field::new(
+            "norm_position",
+            Ty::Enum(&NORM_POSITION),
+            Optional,
+            "`pre` (absent): x + a·FF(norm(x)); `post`: norm(x + a·FF(x))",
+        ),
+        Field::new(
+            "norm_eps",
+            Ty::Num(&POSITIVE),
+            Optional,
+            "epsilon of every norm layer (absent: 1e-5)",
+        ),
+        Field::new(
+            "residual_scale",
+            Ty::OneOf(&RESIDUAL_SCALE),
+            Optional,
+            "the branch scale a: a number >= 0 (absent: 1), `1/sqrt(2L)`, `1/sqrt(L)` or `deepnorm` (post-norm, skip ×(2L)^¼, fc weights xavier_normal with gain (8L)^-¼)",
+        ),
+        Field::new(
+            "final_norm",
+            Ty::Bool,
+            Optional,
+            "a norm after the last block (absent: false)",
+        ),
     ],
     check: Some(check_network),
 };
@@ -214,6 +264,12 @@ static INPUT: Obj = Obj {
             FOR_INPUT,
             Default(Lit::Json(r#"{"scheme": "normal"}"#)),
             "the elementwise distribution of the input",
+        ),
+        Field::new(
+            "embedding",
+            Ty::Obj(&EMBEDDING),
+            Optional,
+            "residual stacks: token ids drawn from a vocabulary, looked up in an embedding table (instead of dist)",
         ),
     ],
     check: None,

@@ -8,11 +8,17 @@
 
 mod checks;
 mod fields;
+mod residual;
+mod residual_fields;
 mod train_fields;
 
 pub use crate::init::{Gain, Init};
 pub use fields::{LOSS_TY, MAX_DEPTH, MAX_DIM, RUN};
 pub use train_fields::OPTIMIZERS;
+pub use residual::{
+    BlockKind, EmbeddingCfg, NormName, NormPlace, ParamOverrideCfg, Positions, SCALE_RULES,
+    ScaleRule, ScaleSetting,
+};
 
 use crate::activation::Activation;
 use crate::registry;
@@ -37,6 +43,23 @@ pub struct Network {
     /// Activation after the last layer.
     pub final_activation: Activation,
     pub bias: bool,
+    /// `residual` for residual blocks; absent (or `linear`) for a plain stack.
+    /// This and the fields below are absent unless given, so linear stacks
+    /// echo (and hash) as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block: Option<BlockKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ff_width: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub norm: Option<NormName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub norm_position: Option<NormPlace>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub norm_eps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residual_scale: Option<ScaleSetting>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_norm: Option<bool>,
 }
 
 impl Network {
@@ -102,6 +125,9 @@ pub struct Input {
     pub batch: usize,
     /// An elementwise distribution.
     pub dist: Init,
+    /// Token ids looked up in an embedding table (residual stacks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<EmbeddingCfg>,
 }
 
 /// Where the regression target of `mse` comes from.
@@ -174,6 +200,9 @@ pub struct RunConfig {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<LayerOverride>,
     pub input: Input,
+    /// Per-parameter overrides by glob over export keys (residual stacks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<ParamOverrideCfg>,
     #[serde(with = "loss_repr")]
     pub loss: Loss,
     pub stats: StatsOptions,

@@ -5,9 +5,12 @@
 use super::tensors::{Act, Buffers};
 use crate::gpu::{Gpu, GpuError};
 use crate::init::{Component, Sampler, Shape};
+use crate::kernels::embed::{EmbedRows, encode_embed, sinusoidal};
+use crate::kernels::loss::{EPT, LossParams, encode_loss_kernel};
 use crate::kernels::{init, orthogonal};
 use crate::model::Model;
-use crate::rng::{Draw, Role};
+use crate::model::residual::Embedding;
+use crate::rng::{Draw, Role, layer_word, module};
 
 /// Generates one tensor on the GPU and reads it back (tests, export checks).
 /// `workgroup` changes the dispatch geometry only, never the values.
@@ -89,14 +92,18 @@ pub(crate) fn encode_model(
     bufs: &Buffers,
     stream: &dyn Fn(u32, Role) -> Draw,
 ) -> Result<(), GpuError> {
-    let Sampler::Elementwise(parts) = &model.input_sampler else {
-        // Validation allows only elementwise distributions for the input.
-        return Err(GpuError::Device(
-            "input.dist must be an elementwise distribution".into(),
-        ));
-    };
-    let input = &bufs.acts[model.input.0];
-    fill_rows(gpu, enc, bufs, input, parts, stream(0, Role::Input))?;
+    if let Some(e) = &model.embedding {
+        encode_embedding(gpu, enc, model, bufs, e, stream)?;
+    } else {
+        let Sampler::Elementwise(parts) = &model.input_sampler else {
+            // Validation allows only elementwise distributions for the input.
+            return Err(GpuError::Device(
+                "input.dist must be an elementwise distribution".into(),
+            ));
+        };
+        let input = &bufs.acts[model.input.0];
+        fill_rows(gpu, enc, bufs, input, parts, stream(0, Role::Input))?;
+    }
     for (i, p) in model.params.iter().enumerate() {
         let shape = Shape {
             rows: p.rows,
@@ -106,6 +113,84 @@ pub(crate) fn encode_model(
         };
         let draw = stream(p.layer, p.role);
         encode(gpu, enc, &bufs.params[i], &p.sampler, shape, draw)?;
+        if let Some(s) = p.scale {
+            scale_inplace(gpu, enc, &bufs.params[i], p.len(), s as f32)?;
+        }
+    }
+    Ok(())
+}
+
+/// Records buf[..n] *= s (an override's `scale`, after the draw).
+pub(crate) fn scale_inplace(
+    gpu: &Gpu,
+    enc: &mut wgpu::CommandEncoder,
+    buf: &wgpu::Buffer,
+    n: usize,
+    s: f32,
+) -> Result<(), GpuError> {
+    let p = LossParams {
+        n: n as u32,
+        kind: 0,
+        rows: 0,
+        cols: 0,
+        scale: s,
+        total: 0,
+        pad: [0; 2],
+    };
+    let bind = [(3, buf.into())];
+    encode_loss_kernel(
+        gpu,
+        enc,
+        "scale_inplace",
+        p,
+        &bind,
+        (n as u32).div_ceil(EPT),
+    )
+}
+
+/// Records the embedding input: the table drawn from its scheme, the
+/// positions uploaded, then every chunk of rows gathered.
+fn encode_embedding(
+    gpu: &Gpu,
+    enc: &mut wgpu::CommandEncoder,
+    model: &Model,
+    bufs: &Buffers,
+    e: &Embedding,
+    stream: &dyn Fn(u32, Role) -> Draw,
+) -> Result<(), GpuError> {
+    let dim = model.act(model.input).cols;
+    let word = layer_word(module::EMBEDDING, 0);
+    let table = gpu.storage("embedding table", (e.vocab * dim * 4) as u64)?;
+    let shape = Shape {
+        rows: e.vocab,
+        cols: dim,
+        fan_in: dim,
+        fan_out: e.vocab,
+    };
+    encode(
+        gpu,
+        enc,
+        &table,
+        &e.table,
+        shape,
+        stream(word, Role::Weight),
+    )?;
+    let positions = match e.positions {
+        Some(seq) => Some((gpu.storage_from("positions", &sinusoidal(seq, dim))?, seq)),
+        None => None,
+    };
+    for (row0, rows) in bufs.chunks() {
+        let rows_of = EmbedRows {
+            ids: stream(word, Role::Input),
+            vocab: e.vocab,
+            table: &table,
+            positions: positions.as_ref().map(|(b, s)| (b, *s)),
+            row0,
+            rows,
+            cols: dim,
+            out: bufs.act(model.input, (row0, rows)),
+        };
+        encode_embed(gpu, enc, &rows_of)?;
     }
     Ok(())
 }

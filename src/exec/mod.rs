@@ -15,8 +15,10 @@ use crate::gpu::{Gpu, GpuError};
 use crate::init::InitError;
 use crate::kernels::reduce::{self, Item};
 use crate::model::memory::Limits;
-use crate::model::{ActId, Model, StatKey, StatRequest, StatSource};
-use crate::results::{LayerRecord, LsuvRecord, TensorStats, TrainRecord};
+use crate::model::{ActId, Model, ParamId, StatKey, StatRequest, StatSource};
+use crate::results::{
+    BlockRecord, LayerRecord, LsuvRecord, TensorRecord, TensorStats, TrainRecord,
+};
 use crate::rng::{Draw, Role, Stream};
 use ops::{Backward, Cx};
 use std::path::Path;
@@ -84,7 +86,15 @@ impl Tensors {
 #[derive(Debug, Clone)]
 pub struct RunOutput {
     pub layers: Vec<LayerRecord>,
+    /// Residual stacks: per-block records.
+    pub blocks: Vec<BlockRecord>,
+    /// Residual stacks: per-parameter records.
+    pub tensors_stats: Vec<TensorRecord>,
     pub input: TensorStats,
+    /// The network's output and its gradient (residual stacks).
+    pub output: Option<(TensorStats, TensorStats)>,
+    /// The stream entering block 0 (residual stacks).
+    pub stream_in: Option<TensorStats>,
     pub loss: f64,
     pub init_ms: f64,
     pub step_ms: f64,
@@ -98,6 +108,10 @@ pub struct RunOutput {
 pub struct StepOutput {
     pub input: TensorStats,
     pub layers: Vec<LayerRecord>,
+    pub blocks: Vec<BlockRecord>,
+    pub tensors: Vec<TensorRecord>,
+    pub output: Option<(TensorStats, TensorStats)>,
+    pub stream_in: Option<TensorStats>,
     pub loss: f64,
     pub step_ms: f64,
 }
@@ -200,7 +214,7 @@ impl<'s> Session<'s> {
             for op in model.ops.iter().rev() {
                 let seen = written.clone();
                 ops::backward(&mut cx, op, c, how, &|x: ActId| seen[x.0])?;
-                for x in op_inputs(op) {
+                for x in op.inputs() {
                     written[x.0] = true;
                 }
             }
@@ -234,12 +248,15 @@ impl<'s> Session<'s> {
         step_ms: f64,
     ) -> Result<StepOutput, ExecError> {
         let loss = loss::value_of(self.model, &all)
-            .ok_or_else(|| ExecError::Config("the network has no layers".into()))?;
-        let (input, layers) =
-            crate::model::records::layer_records(self.model, all, self.lsuv.clone());
+            .ok_or_else(|| ExecError::Config("the network has no output statistics".into()))?;
+        let r = crate::model::records::collect(self.model, all, self.lsuv.clone());
         Ok(StepOutput {
-            input,
-            layers,
+            input: r.input,
+            layers: r.layers,
+            blocks: r.blocks,
+            tensors: r.tensors,
+            output: r.output,
+            stream_in: r.stream_in,
             loss,
             step_ms,
         })
@@ -300,17 +317,12 @@ impl<'s> Session<'s> {
         let (gpu, m) = (self.gpu, self.model);
         let mut params = Vec::with_capacity(m.params.len());
         for (i, p) in m.params.iter().enumerate() {
-            let shape = if p.cols == 1 {
-                vec![p.rows]
-            } else {
-                vec![p.rows, p.cols]
-            };
             let (label, buf) = if grads {
                 (&p.grad_label, &self.bufs.param_grads[i])
             } else {
                 (&p.label, &self.bufs.params[i])
             };
-            params.push((p.name.clone(), shape, gpu.read(label, buf, 0, p.len())?));
+            params.push((p.name.clone(), p.shape(), gpu.read(label, buf, 0, p.len())?));
         }
         Ok(params)
     }
@@ -327,18 +339,49 @@ impl<'s> Session<'s> {
         let params = self.read_params(false)?;
         let n = m.batch * m.act(m.input).cols;
         let input = gpu.read("input", &self.bufs.acts[m.input.0].buf, 0, n)?;
-        let target = match &self.bufs.target {
-            Some(t) => {
-                let v = gpu.read("target", &t.buf, 0, m.batch * t.cols)?;
-                Some(loss::export_target(m.loss, m.batch, t.cols, v))
-            }
-            None => None,
-        };
+        let cols = self.bufs.target.as_ref().map_or(0, |t| t.cols);
+        let target = (self.read_target()?).map(|v| loss::export_target(m.loss, m.batch, cols, v));
         Ok(Tensors {
             params,
             input,
             target,
         })
+    }
+
+    /// Reads row tensor `id` back (batch × cols, row-major), as the last
+    /// forward pass left it.
+    pub fn read_act(&self, id: ActId) -> Result<Vec<f32>, GpuError> {
+        let t = self.model.act(id);
+        let n = self.model.batch * t.cols;
+        self.gpu.read(&t.label, &self.bufs.acts[id.0].buf, 0, n)
+    }
+
+    /// Reads the stored gradient of row tensor `id` back; `None` when it has
+    /// none of its own (no gradient, or one kept only per chunk).
+    pub fn read_grad(&self, id: ActId) -> Result<Option<Vec<f32>>, GpuError> {
+        let t = self.model.act(id);
+        let Some(g) = &self.bufs.grads[id.0] else {
+            return Ok(None);
+        };
+        let n = self.model.batch * t.cols;
+        self.gpu.read(&t.grad_label, &g.buf, 0, n).map(Some)
+    }
+
+    /// Reads parameter `id`'s gradient back.
+    pub fn read_param_grad(&self, id: ParamId) -> Result<Vec<f32>, GpuError> {
+        let p = self.model.param(id);
+        self.gpu
+            .read(&p.grad_label, self.bufs.param_grad(id), 0, p.len())
+    }
+
+    /// Reads the loss's target rows back (cross-entropy: the teacher's
+    /// logits, whose argmax are the labels); `None` for losses without one.
+    pub fn read_target(&self) -> Result<Option<Vec<f32>>, GpuError> {
+        let Some(t) = &self.bufs.target else {
+            return Ok(None);
+        };
+        let n = self.model.batch * t.cols;
+        self.gpu.read("target", &t.buf, 0, n).map(Some)
     }
 }
 
@@ -350,13 +393,6 @@ fn rows_item<'b>(b: &Buffers, t: &'b tensors::Act, histogram: bool) -> Item<'b> 
         .map(|(r0, n)| (t.rows(r0, n), (n * t.cols) as u32))
         .collect();
     Item { chunks, histogram }
-}
-
-/// The row tensors an op reads (whose gradients its backward writes).
-fn op_inputs(op: &crate::model::Op) -> Vec<ActId> {
-    match op {
-        crate::model::Op::Linear { x, .. } | crate::model::Op::Activation { x, .. } => vec![*x],
-    }
 }
 
 /// A recorded reduction waiting for its submission.
@@ -410,7 +446,11 @@ pub fn run_model(
     };
     Ok(RunOutput {
         layers: out.layers,
+        blocks: out.blocks,
+        tensors_stats: out.tensors,
         input: out.input,
+        output: out.output,
+        stream_in: out.stream_in,
         loss: out.loss,
         init_ms: session.init_ms,
         step_ms: out.step_ms,

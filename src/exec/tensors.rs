@@ -42,8 +42,8 @@ pub(crate) struct Buffers {
     pub grads: Vec<Option<Act>>,
     pub params: Vec<wgpu::Buffer>,
     pub param_grads: Vec<wgpu::Buffer>,
-    /// Gradients kept only for one chunk (`GradStore::Scratch`).
-    pub scratch: wgpu::Buffer,
+    /// Gradients kept only for one chunk, per slot (`GradStore::Scratch`).
+    pub scratch: Vec<wgpu::Buffer>,
     pub target: Option<Act>,
     /// The teacher's weights (teacher targets and cross-entropy labels).
     pub teacher: Option<wgpu::Buffer>,
@@ -73,9 +73,9 @@ impl Buffers {
         match model.act(id).grad {
             GradStore::None => None,
             GradStore::Full => self.grads[id.0].as_ref().map(|g| g.rows(c.0, c.1)),
-            GradStore::Scratch => {
+            GradStore::Scratch(slot) => {
                 let n = (c.1 * model.act(id).cols).max(1) as u64;
-                Some(View::elems(&self.scratch, 0, n))
+                Some(View::elems(self.scratch.get(usize::from(slot))?, 0, n))
             }
         }
     }
@@ -88,6 +88,15 @@ impl Buffers {
     /// A parameter's gradient buffer.
     pub fn param_grad(&self, id: ParamId) -> &wgpu::Buffer {
         &self.param_grads[id.0]
+    }
+}
+
+/// The buffer label of scratch slot `slot` (slot 0 keeps its historical name).
+pub(crate) fn scratch_label(slot: usize) -> String {
+    if slot == 0 {
+        "grad_preact scratch".into()
+    } else {
+        format!("grad scratch {slot}")
     }
 }
 
@@ -147,11 +156,11 @@ pub(crate) fn alloc(gpu: &Gpu, model: &Model, with_target: bool) -> Result<Buffe
                 .collect::<Result<Vec<_>, _>>()?,
         );
     }
-    let scratch = a.buf(
-        "grad_preact scratch",
-        chunk * model.max_scratch_cols(),
-        false,
-    )?;
+    let mut scratch = Vec::new();
+    for slot in 0..model.scratch_slots() {
+        let cols = model.scratch_cols(slot as u8).unwrap_or(1);
+        scratch.push(a.buf(&scratch_label(slot), chunk * cols, false)?);
+    }
     let out = model.act(model.output).cols;
     let target = if with_target {
         Some(a.act("target", batch, out)?)

@@ -38,6 +38,12 @@ pub enum Shader {
     Optim,
     /// Unit symmetry of a layer (duplicated rows).
     Symmetry,
+    /// LayerNorm and RMSNorm forward and backward.
+    Norm,
+    /// The residual stream's scale and add (forward and backward).
+    Residual,
+    /// Token-embedding input (Philox token ids, table rows, positions).
+    Embed,
 }
 
 impl Shader {
@@ -55,6 +61,9 @@ impl Shader {
             Shader::Reduce => "reduce.wgsl",
             Shader::Optim => "optim.wgsl",
             Shader::Symmetry => "symmetry.wgsl",
+            Shader::Norm => "norm.wgsl",
+            Shader::Residual => "residual.wgsl",
+            Shader::Embed => "embed.wgsl",
         }
     }
 
@@ -71,11 +80,17 @@ impl Shader {
             Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Shader::Optim => include_str!("../../shaders/optim.wgsl"),
             Shader::Symmetry => include_str!("../../shaders/symmetry.wgsl"),
+            Shader::Norm => include_str!("../../shaders/norm.wgsl"),
+            Shader::Residual => include_str!("../../shaders/residual.wgsl"),
+            Shader::Embed => include_str!("../../shaders/embed.wgsl"),
         }
     }
 
     fn uses_philox(self) -> bool {
-        matches!(self, Shader::Philox | Shader::Init | Shader::Orthogonal)
+        matches!(
+            self,
+            Shader::Philox | Shader::Init | Shader::Orthogonal | Shader::Embed
+        )
     }
 
     /// Full WGSL source; WGSL has no `#include`, so shared code is joined here.

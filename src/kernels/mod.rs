@@ -2,11 +2,14 @@
 //! parameters, its bindings and its encode functions.
 
 pub mod activation;
+pub mod embed;
 pub mod gemm;
 pub mod init;
 pub mod loss;
+pub mod norm;
 pub mod optim;
 pub mod orthogonal;
 pub mod philox;
 pub mod reduce;
+pub mod residual;
 pub mod symmetry;

@@ -47,6 +47,7 @@ pub(crate) fn check_config(cfg: &mut RunConfig, files: &mut FileCache) -> Vec<(J
     let mut c = Checker::default();
     check_sizes(&mut c, cfg);
     check_auto_gains(&mut c, cfg);
+    check_overrides(&mut c, cfg);
     let mut uses_files = false;
     for_each_slot(cfg, |init, p| {
         uses_files |= resolve_file(&mut c, init, p, files)
@@ -102,6 +103,32 @@ fn check_sizes(c: &mut Checker, cfg: &RunConfig) {
     }
 }
 
+/// Residual overrides whose glob matches no parameter of this run's network
+/// (or give a matrix scheme to a vector), reported at `overrides[k].<field>`.
+fn check_overrides(c: &mut Checker, cfg: &RunConfig) {
+    use crate::model::build::{residual, resolve};
+    let spec = match resolve::residual_spec(cfg) {
+        Ok(Some(spec)) if !spec.overrides.is_empty() => spec,
+        _ => return,
+    };
+    let Err(e) = residual::check_overrides(&spec) else {
+        return;
+    };
+    // "overrides[K].FIELD: message" (see `ParamOverride::path`).
+    let parsed = e.0.strip_prefix("overrides[").and_then(|rest| {
+        let (k, rest) = rest.split_once("].")?;
+        let (field, msg) = rest.split_once(": ")?;
+        Some((k.parse::<usize>().ok()?, field, msg))
+    });
+    match parsed {
+        Some((k, field, msg)) => {
+            let p = JPath::root().key("overrides").idx(k).key(field);
+            c.push(&p, msg.to_string());
+        }
+        None => c.push(&JPath::root().key("overrides"), e.0),
+    }
+}
+
 /// Calls `f` on every init of the run with its path.
 fn for_each_slot(cfg: &mut RunConfig, mut f: impl FnMut(&mut Init, JPath)) {
     let r = JPath::root();
@@ -117,6 +144,14 @@ fn for_each_slot(cfg: &mut RunConfig, mut f: impl FnMut(&mut Init, JPath)) {
         }
     }
     f(&mut cfg.input.dist, r.key("input").key("dist"));
+    for (k, o) in cfg.overrides.iter_mut().enumerate() {
+        if let Some(x) = &mut o.init {
+            f(x, r.key("overrides").idx(k).key("init"));
+        }
+    }
+    if let Some(e) = &mut cfg.input.embedding {
+        f(&mut e.init, r.key("input").key("embedding").key("init"));
+    }
 }
 
 /// Resolves and checks a `from_file` init (or lsuv's `pre`); true if it is one.

@@ -20,6 +20,10 @@ const RUN_OVERHEAD: u64 = 20_000_000;
 const DRAW_FLOPS: u64 = 40;
 /// Forward plus derivative of an activation, per element (tanh, GELU's erf).
 const ACTIVATION_FLOPS: u64 = 30;
+/// LayerNorm/RMSNorm forward and backward, per element: about 8 flops
+/// forward (two reductions, normalise, affine) and 12 backward (x̂ again,
+/// two row sums, dx, dw and db accumulation).
+const NORM_FLOPS: u64 = 20;
 /// One pass of the statistics reduction, per element (shifted moments, the
 /// scaled sum of squares, min/max, counts).
 const REDUCE_FLOPS: u64 = 12;
@@ -78,6 +82,14 @@ impl Op {
                 gemm + bias.map_or(0, |_| 2 * b * p.rows as u64)
             }
             Op::Activation { y, .. } => ACTIVATION_FLOPS * b * m.act(*y).cols as u64,
+            // Two row reductions (mean, variance) and the affine map forward;
+            // backward recomputes x̂ and reduces two row sums, plus dw/db sums.
+            Op::Norm { y, .. } => NORM_FLOPS * b * m.act(*y).cols as u64,
+            // One multiply each way.
+            Op::Scale { y, .. } => 2 * b * m.act(*y).cols as u64,
+            // A multiply-add forward; backward scales the skip gradient and
+            // accumulates both inputs' gradients.
+            Op::Add { y, .. } => 4 * b * m.act(*y).cols as u64,
         }
     }
 }

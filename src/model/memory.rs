@@ -64,20 +64,36 @@ impl Model {
                 v.push(t(&label, n, Driver::Width));
             }
             if matches!(p.sampler, Sampler::Orthogonal { .. }) {
-                v.push(t(
-                    &format!("orthogonal scratch[{}]", p.layer),
-                    2 * n,
-                    Driver::Width,
-                ));
+                // Linear stacks name it by layer, residual stacks by key.
+                let name = if p.layer >> 16 == 0 && self.residual.is_none() {
+                    format!("orthogonal scratch[{}]", p.layer)
+                } else {
+                    format!("orthogonal scratch {}", p.name)
+                };
+                v.push(t(&name, 2 * n, Driver::Width));
             }
         }
         let chunk = chunk_rows(limits.binding, self.batch, self.max_cols()) as u64;
-        let scratch = "grad_preact scratch";
-        v.push(t(
-            scratch,
-            chunk * self.max_scratch_cols() as u64,
-            Driver::Width,
-        ));
+        for slot in 0..self.scratch_slots() {
+            let cols = self.scratch_cols(slot as u8).unwrap_or(1) as u64;
+            let name = if slot == 0 {
+                "grad_preact scratch".to_string()
+            } else {
+                format!("grad scratch {slot}")
+            };
+            v.push(t(&name, chunk * cols, Driver::Width));
+        }
+        if let Some(e) = &self.embedding {
+            let dim = self.act(self.input).cols as u64;
+            let n = e.vocab as u64 * dim;
+            v.push(t("embedding table", n, Driver::Width));
+            if matches!(e.table, Sampler::Orthogonal { .. }) {
+                v.push(t("orthogonal scratch embedding", 2 * n, Driver::Width));
+            }
+            if let Some(seq) = e.positions {
+                v.push(t("positions", seq as u64 * dim, Driver::Width));
+            }
+        }
         if self.loss.has_target() {
             let out = self.act(self.output).cols as u64;
             v.push(t("target", b * out, Driver::Batch));

@@ -11,9 +11,11 @@
 
 pub mod build;
 pub mod cost;
+pub mod glob;
 pub mod memory;
 pub mod records;
 pub mod train;
+pub mod residual;
 
 use crate::activation::Activation;
 use crate::config::Loss;
@@ -35,9 +37,11 @@ pub enum GradStore {
     None,
     /// A tensor of its own, the whole batch (recorded, or read later).
     Full,
-    /// The shared per-chunk scratch: written by the op that consumes the
-    /// tensor's producer and read at once by that producer's backward.
-    Scratch,
+    /// A shared per-chunk scratch slot: written by the op that consumes the
+    /// tensor's producer and read at once by that producer's backward. An op
+    /// reads its output's gradient and writes its input's, so the two must
+    /// sit in different slots (builders alternate 0 and 1 along a chain).
+    Scratch(u8),
 }
 
 /// A row tensor: its GPU label, width and gradient storage.
@@ -71,6 +75,9 @@ pub struct Param {
     pub role: Role,
     /// LSUV's (tol, max_iter) when the weight is rescaled after `sampler`.
     pub lsuv: Option<(f64, u32)>,
+    /// Multiplies the tensor after it was drawn (`overrides[].scale`), as
+    /// `weight.data *= scale` does in torch.
+    pub scale: Option<f64>,
     /// Whether the scheme's moments feed the theory (not for mixtures,
     /// tensors from files or LSUV: no number is invented).
     pub theory: bool,
@@ -80,6 +87,15 @@ impl Param {
     /// Number of elements.
     pub fn len(&self) -> usize {
         self.rows * self.cols
+    }
+
+    /// The export shape: `[rows]` for a vector, `[rows, cols]` for a matrix.
+    pub fn shape(&self) -> Vec<usize> {
+        if self.cols == 1 {
+            vec![self.rows]
+        } else {
+            vec![self.rows, self.cols]
+        }
     }
 
     /// True when the parameter has no elements.
@@ -100,13 +116,58 @@ pub enum Op {
     },
     /// y = φ(x), elementwise.
     Activation { x: ActId, y: ActId, act: Activation },
+    /// Per-row normalization over the columns (torch's `nn.LayerNorm` or
+    /// `nn.RMSNorm` with elementwise affine): y = x̂·w (+ b). `saved` (2
+    /// columns) keeps each row's mean and 1/σ for the backward pass.
+    Norm {
+        x: ActId,
+        y: ActId,
+        w: ParamId,
+        b: Option<ParamId>,
+        saved: ActId,
+        kind: NormKind,
+        eps: f32,
+    },
+    /// y = factor·x (the residual branch scale a, before the add).
+    Scale { x: ActId, y: ActId, factor: f32 },
+    /// y = skip_scale·skip + branch (the residual add).
+    Add {
+        skip: ActId,
+        branch: ActId,
+        y: ActId,
+        skip_scale: f32,
+    },
+}
+
+/// Which normalization a [`Op::Norm`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NormKind {
+    /// x̂ = (x − mean)/√(var + eps), var biased (torch's `nn.LayerNorm`).
+    LayerNorm,
+    /// x̂ = x/√(mean(x²) + eps) (torch's `nn.RMSNorm`).
+    RmsNorm,
 }
 
 impl Op {
     /// The row tensor this op writes.
     pub fn output(&self) -> ActId {
         match self {
-            Op::Linear { y, .. } | Op::Activation { y, .. } => *y,
+            Op::Linear { y, .. }
+            | Op::Activation { y, .. }
+            | Op::Norm { y, .. }
+            | Op::Scale { y, .. }
+            | Op::Add { y, .. } => *y,
+        }
+    }
+
+    /// The row tensors this op reads (whose gradients its backward writes).
+    pub fn inputs(&self) -> Vec<ActId> {
+        match self {
+            Op::Linear { x, .. }
+            | Op::Activation { x, .. }
+            | Op::Norm { x, .. }
+            | Op::Scale { x, .. } => vec![*x],
+            Op::Add { skip, branch, .. } => vec![*skip, *branch],
         }
     }
 }
@@ -123,6 +184,24 @@ pub enum LayerField {
     GradAct,
 }
 
+/// Which field of a residual block's record a statistic fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BlockField {
+    /// The block's output (the residual stream after the block).
+    Stream,
+    /// dLoss/d(block output).
+    GradStream,
+    /// a·FF(.) before the add.
+    FfBranch,
+}
+
+/// Which field of a parameter's `tensors[]` record a statistic fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TensorField {
+    Value,
+    Grad,
+}
+
 /// Where a reduced statistic goes in the results.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum StatKey {
@@ -132,6 +211,15 @@ pub enum StatKey {
     Layer(usize, LayerField),
     /// The per-row loss (cross-entropy): its mean is the loss.
     Loss,
+    /// A field of residual block `i`.
+    Block(usize, BlockField),
+    /// The value or gradient of a parameter (`tensors[]`).
+    Tensor(ParamId, TensorField),
+    /// The network's output (`false`) or its gradient (`true`): the loss and
+    /// the summary of stacks that have no `layers[]`.
+    Output(bool),
+    /// The residual stream entering block 0.
+    StreamIn,
 }
 
 /// What a statistic is reduced from.
@@ -187,6 +275,10 @@ pub struct Model {
     pub layers: Vec<LayerInfo>,
     /// Optimizer steps after step 0 (`None`: today's single step).
     pub train: Option<train::TrainPlan>,
+    /// The architecture and blocks of a residual stack (`None`: linear).
+    pub residual: Option<residual::Residual>,
+    /// The input drawn as token embeddings instead of from `input_sampler`.
+    pub embedding: Option<residual::Embedding>,
 }
 
 impl Model {
@@ -205,14 +297,29 @@ impl Model {
         self.acts.iter().map(|a| a.cols).max().unwrap_or(1)
     }
 
-    /// The widest row tensor whose gradient lives in the scratch.
+    /// The widest row tensor whose gradient lives in scratch slot 0.
     pub fn max_scratch_cols(&self) -> usize {
+        self.scratch_cols(0).unwrap_or(1)
+    }
+
+    /// The widest row tensor whose gradient lives in scratch `slot`; `None`
+    /// when the slot is unused.
+    pub fn scratch_cols(&self, slot: u8) -> Option<usize> {
         self.acts
             .iter()
-            .filter(|a| a.grad == GradStore::Scratch)
+            .filter(|a| a.grad == GradStore::Scratch(slot))
             .map(|a| a.cols)
             .max()
-            .unwrap_or(1)
+    }
+
+    /// How many scratch slots the model uses (at least 1: slot 0 is always
+    /// allocated, as it always was).
+    pub fn scratch_slots(&self) -> usize {
+        let top = self.acts.iter().filter_map(|a| match a.grad {
+            GradStore::Scratch(s) => Some(usize::from(s) + 1),
+            _ => None,
+        });
+        top.max().unwrap_or(1).max(1)
     }
 
     /// Index of the op that uses `w` as its weight.

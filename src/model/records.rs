@@ -1,17 +1,83 @@
 //! Turning the reduced statistics of a step (keyed by [`StatKey`]) into the
 //! results schema's records.
 
-use super::{LayerField, Model, StatKey};
-use crate::results::{LayerRecord, LsuvRecord, TensorStats, TrainLayerRecord, UpdateRecord};
+use super::{BlockField, LayerField, Model, StatKey, TensorField};
+use crate::results::{
+    BlockRecord, LayerRecord, LsuvRecord, TensorRecord, TensorStats, TrainLayerRecord,
+    UpdateRecord,
+};
 
-/// The input's statistics and one record per layer of a linear stack.
-/// `lsuv[i]` is layer i's LSUV outcome, if it had one.
-pub fn layer_records(
+/// Every record of one step.
+#[derive(Debug, Clone, Default)]
+pub struct Records {
+    pub input: TensorStats,
+    /// Linear stacks: one per layer.
+    pub layers: Vec<LayerRecord>,
+    /// Residual stacks: one per block.
+    pub blocks: Vec<BlockRecord>,
+    /// Residual stacks: one per parameter.
+    pub tensors: Vec<TensorRecord>,
+    /// The network's output and its gradient, where requested.
+    pub output: Option<(TensorStats, TensorStats)>,
+    /// The stream entering block 0 (residual stacks).
+    pub stream_in: Option<TensorStats>,
+}
+
+/// Sorts the statistics of a step into records. `lsuv[i]` is layer i's
+/// LSUV outcome, if it had one.
+pub fn collect(
     model: &Model,
     stats: Vec<(StatKey, TensorStats)>,
-    mut lsuv: Vec<Option<LsuvRecord>>,
-) -> (TensorStats, Vec<LayerRecord>) {
-    let mut layers: Vec<LayerRecord> = model
+    lsuv: Vec<Option<LsuvRecord>>,
+) -> Records {
+    let mut r = Records {
+        layers: empty_layers(model, lsuv),
+        blocks: model
+            .residual
+            .iter()
+            .flat_map(|res| &res.blocks)
+            .map(|b| BlockRecord {
+                index: b.index,
+                ..BlockRecord::default()
+            })
+            .collect(),
+        ..Records::default()
+    };
+    let mut out: (Option<TensorStats>, Option<TensorStats>) = (None, None);
+    for (key, s) in stats {
+        match key {
+            StatKey::Input => r.input = s,
+            StatKey::Layer(i, field) => {
+                if let Some(l) = r.layers.iter_mut().find(|l| l.index == i) {
+                    set_layer(l, field, s);
+                }
+            }
+            StatKey::Block(i, field) => {
+                if let Some(b) = r.blocks.iter_mut().find(|b| b.index == i) {
+                    match field {
+                        BlockField::Stream => b.stream = s,
+                        BlockField::GradStream => b.grad_stream = s,
+                        BlockField::FfBranch => b.ff_branch = s,
+                    }
+                }
+            }
+            StatKey::Tensor(p, field) => set_tensor(model, &mut r.tensors, p, field, s),
+            StatKey::Output(false) => out.0 = Some(s),
+            StatKey::Output(true) => out.1 = Some(s),
+            StatKey::StreamIn => r.stream_in = Some(s),
+            // The per-row cross-entropy: only the loss value reads it.
+            StatKey::Loss => {}
+        }
+    }
+    if let (Some(v), Some(g)) = out {
+        r.output = Some((v, g));
+    }
+    r
+}
+
+/// A record per layer of a linear stack, its statistics still empty.
+fn empty_layers(model: &Model, mut lsuv: Vec<Option<LsuvRecord>>) -> Vec<LayerRecord> {
+    model
         .layers
         .iter()
         .map(|l| LayerRecord {
@@ -29,29 +95,56 @@ pub fn layer_records(
             grad_act: TensorStats::default(),
             lsuv: lsuv.get_mut(l.index).and_then(Option::take),
         })
-        .collect();
-    let mut input = TensorStats::default();
-    for (key, s) in stats {
-        match key {
-            StatKey::Input => input = s,
-            StatKey::Loss => {}
-            StatKey::Layer(i, field) => {
-                let Some(r) = layers.iter_mut().find(|r| r.index == i) else {
-                    continue;
-                };
-                match field {
-                    LayerField::Weight => r.weight = s,
-                    LayerField::Bias => r.bias = Some(s),
-                    LayerField::Preact => r.preact = s,
-                    LayerField::Act => r.act = s,
-                    LayerField::GradWeight => r.grad_weight = s,
-                    LayerField::GradBias => r.grad_bias = Some(s),
-                    LayerField::GradAct => r.grad_act = s,
-                }
-            }
-        }
+        .collect()
+}
+
+fn set_layer(r: &mut LayerRecord, field: LayerField, s: TensorStats) {
+    match field {
+        LayerField::Weight => r.weight = s,
+        LayerField::Bias => r.bias = Some(s),
+        LayerField::Preact => r.preact = s,
+        LayerField::Act => r.act = s,
+        LayerField::GradWeight => r.grad_weight = s,
+        LayerField::GradBias => r.grad_bias = Some(s),
+        LayerField::GradAct => r.grad_act = s,
     }
-    (input, layers)
+}
+
+/// Fills the value or gradient of parameter `p`'s record, adding the record
+/// (in model order, as the requests come) the first time.
+fn set_tensor(
+    model: &Model,
+    tensors: &mut Vec<TensorRecord>,
+    p: super::ParamId,
+    field: TensorField,
+    s: TensorStats,
+) {
+    let param = model.param(p);
+    let i = match tensors.iter().position(|t| t.name == param.name) {
+        Some(i) => i,
+        None => {
+            tensors.push(TensorRecord {
+                name: param.name.clone(),
+                shape: param.shape(),
+                ..TensorRecord::default()
+            });
+            tensors.len() - 1
+        }
+    };
+    match field {
+        TensorField::Value => tensors[i].value = s,
+        TensorField::Grad => tensors[i].grad = s,
+    }
+}
+
+/// The input's statistics and one record per layer of a linear stack.
+pub fn layer_records(
+    model: &Model,
+    stats: Vec<(StatKey, TensorStats)>,
+    lsuv: Vec<Option<LsuvRecord>>,
+) -> (TensorStats, Vec<LayerRecord>) {
+    let r = collect(model, stats, lsuv);
+    (r.input, r.layers)
 }
 
 /// What a recorded training step measured besides the statistics, per

@@ -7,12 +7,20 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Files the page links to when they are present in the output folder.
-const DATA_FILES: [(&str, &str); 4] = [
+const DATA_FILES: [(&str, &str); 6] = [
     ("results.json", "all statistics (schema in the README)"),
     ("summary.csv", "one row per run"),
     (
         "layers.csv",
         "every per-layer statistic in long format, for pandas and seaborn",
+    ),
+    (
+        "blocks.csv",
+        "every per-block statistic of residual stacks in long format",
+    ),
+    (
+        "tensors.csv",
+        "every parameter's value and gradient statistics (residual stacks)",
     ),
     (
         "steps.csv",
@@ -168,6 +176,16 @@ fn header_facts(h: &mut String, doc: &ResultsDoc) {
     );
 }
 
+/// A percentage of a linear stack's activations; residual stacks do not
+/// record their branch activations' fractions, so they show "—".
+fn dead_or_dash(r: &RunResult, f: f64) -> String {
+    if r.layers.is_empty() && !r.blocks.is_empty() {
+        "—".into()
+    } else {
+        pct(f)
+    }
+}
+
 /// When the runs came from more than one adapter (a merged sweep whose
 /// shards ran on different machines), says which ran where and what that
 /// means for comparing them.
@@ -214,8 +232,8 @@ fn summary_table(h: &mut String, runs: &[RunResult]) {
         return;
     }
     h.push_str(
-        "<div class=\"scroll\"><table>\n<thead><tr><th>Run</th><th title=\"std of the last layer's output\">Final act std</th>\
-         <th title=\"mean over layers of ‖dW‖_F\">Mean grad norm</th><th title=\"max/min over layers of ‖dW‖_F\">Grad norm ratio</th>\
+        "<div class=\"scroll\"><table>\n<thead><tr><th>Run</th><th title=\"std of the network's output (the last layer, or the last block and final norm)\">Final act std</th>\
+         <th title=\"mean over layers of ‖dW‖_F (residual stacks: over blocks of √Σ‖grad‖²)\">Mean grad norm</th><th title=\"max/min of the same norms\">Grad norm ratio</th>\
          <th>Dead %</th><th>Saturated %</th><th>NaN / Inf</th><th>Diagnosis</th></tr></thead>\n<tbody>\n",
     );
     for r in runs {
@@ -233,8 +251,8 @@ fn summary_table(h: &mut String, runs: &[RunResult]) {
             num(s.final_act_std),
             num(s.mean_grad_norm),
             num(s.grad_norm_ratio),
-            pct(s.max_dead_fraction),
-            pct(s.max_saturated_fraction),
+            dead_or_dash(r, s.max_dead_fraction),
+            dead_or_dash(r, s.max_saturated_fraction),
             if nonfinite > 0 { " class=\"bad\"" } else { "" },
             s.nan_count,
             s.inf_count,

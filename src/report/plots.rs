@@ -6,6 +6,7 @@
 //! values a log axis cannot hold (0, NaN, Inf) as explicit markers with a
 //! note, never by dropping them.
 
+mod blocks;
 mod data;
 mod heatmap;
 mod hist;
@@ -110,6 +111,7 @@ pub fn render_all(doc: &ResultsDoc, dir: &Path) -> Result<Vec<Figure>, PlotError
     jobs.extend(scaling::jobs(&ctx));
     jobs.extend(sweep::jobs(&ctx));
     jobs.extend(panels::job(&ctx));
+    jobs.extend(blocks::jobs(&ctx));
     jobs.extend(layers::jobs(&ctx));
     jobs.extend(hist::jobs(&ctx));
     let mut written = Vec::with_capacity(jobs.len());

@@ -16,12 +16,19 @@ pub fn read_results(path: &Path) -> Result<ResultsDoc, String> {
 }
 
 /// Writes the tidy `layers.csv` into `dir` (once a command's runs are done:
-/// it can be large, and `results.json` already holds every value).
-/// With training runs, `steps.csv` too (a stale one from an earlier run
-/// of the folder is removed).
+/// it can be large, and `results.json` already holds every value),
+/// `blocks.csv` and `tensors.csv` when a run is a residual stack, and
+/// `steps.csv` with training runs (a stale one from an earlier run of the
+/// folder is removed).
 pub fn write_tidy(dir: &Path, doc: &ResultsDoc) -> std::io::Result<PathBuf> {
     let p = dir.join("layers.csv");
     write_atomic(&p, super::tidy::layers_csv(doc).as_bytes())?;
+    if doc.runs.iter().any(|r| !r.blocks.is_empty()) {
+        let blocks = super::tidy::blocks_csv(doc);
+        write_atomic(&dir.join("blocks.csv"), blocks.as_bytes())?;
+        let tensors = super::tidy::tensors_csv(doc);
+        write_atomic(&dir.join("tensors.csv"), tensors.as_bytes())?;
+    }
     let steps = dir.join("steps.csv");
     match super::tidy::steps_csv(doc) {
         Some(csv) => write_atomic(&steps, csv.as_bytes())?,

@@ -90,6 +90,32 @@ pub struct LayerRecord {
     pub lsuv: Option<LsuvRecord>,
 }
 
+/// One residual block's entry in a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct BlockRecord {
+    pub index: usize,
+    /// The block's output: the residual stream after the block.
+    pub stream: TensorStats,
+    /// dLoss/d(block output).
+    pub grad_stream: TensorStats,
+    /// a·FF(.), the feed-forward branch as it is added to the stream.
+    pub ff_branch: TensorStats,
+    /// a·Attn(.), the attention branch as it is added (blocks with attention).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attn_branch: Option<TensorStats>,
+}
+
+/// One parameter's entry in a run (`tensors[]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TensorRecord {
+    /// The export key, e.g. `blocks.3.fc1.weight`.
+    pub name: String,
+    /// (out, in) for a weight, (len) for a vector.
+    pub shape: Vec<usize>,
+    pub value: TensorStats,
+    pub grad: TensorStats,
+}
+
 /// Per-run summary and diagnosis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct RunSummary {
@@ -205,6 +231,12 @@ pub struct RunResult {
     /// The resolved configuration of this run.
     pub config: serde_json::Value,
     pub layers: Vec<LayerRecord>,
+    /// Residual stacks: one entry per block.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<BlockRecord>,
+    /// Residual stacks: every parameter's value and gradient statistics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tensors: Vec<TensorRecord>,
     pub summary: RunSummary,
     /// Closed-form predictions, where a theory applies (none for mixtures,
     /// from_file or LSUV: no number is invented).
@@ -213,6 +245,12 @@ pub struct RunResult {
     /// Training steps (runs with a `train` block).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train: Option<TrainRecord>,
+    /// Residual stacks: the stream-variance recursion, where it applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_theory: Option<BlockPrediction>,
+    /// Residual stacks: the stream entering block 0 (the input or its projection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_in: Option<TensorStats>,
     pub timing_ms: Timing,
     /// The adapter this run ran on. Absent in documents written before
     /// shards existed: there the document's `adapter` ran every run.
@@ -261,6 +299,20 @@ pub struct ResultsDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardRecord>,
     pub runs: Vec<RunResult>,
+}
+
+/// Mean-field predictions for a residual stack, one entry per block (see
+/// `theory/residual.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct BlockPrediction {
+    /// `"mean_field"`.
+    pub method: String,
+    /// Predicted std of the stream entering block 0.
+    pub stream_in_std: f64,
+    /// Predicted std of each block's output stream.
+    pub stream_std: Vec<f64>,
+    /// Predicted std of each block's a·FF(.).
+    pub branch_std: Vec<f64>,
 }
 
 /// Which part of a plan a shard folder holds, and the whole plan, so that

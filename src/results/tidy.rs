@@ -161,6 +161,19 @@ fn step_cells(s: &TrainStep) -> Vec<(String, &'static str, &'static str, f64)> {
     out
 }
 
+/// The per-block tensors of a run: (block index, tensor name, statistics).
+fn block_tensors(run: &RunResult) -> Vec<(usize, &'static str, &TensorStats)> {
+    let mut out = Vec::new();
+    for b in &run.blocks {
+        let i = b.index;
+        out.push((i, "stream", &b.stream));
+        out.push((i, "grad_stream", &b.grad_stream));
+        out.push((i, "ff_branch", &b.ff_branch));
+        out.extend(b.attn_branch.as_ref().map(|s| (i, "attn_branch", s)));
+    }
+    out
+}
+
 /// `steps.csv`: run identity, swept parameters, step, layer, tensor, stat,
 /// value; `None` when no run trained.
 pub fn steps_csv(doc: &ResultsDoc) -> Option<String> {
@@ -179,4 +192,47 @@ pub fn steps_csv(doc: &ResultsDoc) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// `blocks.csv` (residual stacks): run identity, swept parameters, block,
+/// tensor (`stream`, `grad_stream`, `ff_branch`), stat, value.
+pub fn blocks_csv(doc: &ResultsDoc) -> String {
+    let keys = tidy_keys(&doc.runs);
+    let mut out = header(&keys, &["block", "tensor", "stat", "value"]);
+    for run in &doc.runs {
+        let id = identity(run, &keys);
+        for (block, tensor, s) in block_tensors(run) {
+            for (stat, v) in stat_cells(s) {
+                out.push_str(&format!("{id},{block},{tensor},{stat},{}\n", number(v)));
+            }
+        }
+    }
+    out
+}
+
+/// `tensors.csv` (residual stacks): run identity, swept parameters, the
+/// parameter's export key and shape (`512x2048`), `value` or `grad`, stat,
+/// value.
+pub fn tensors_csv(doc: &ResultsDoc) -> String {
+    let keys = tidy_keys(&doc.runs);
+    let mut out = header(&keys, &["name", "shape", "field", "stat", "value"]);
+    for run in &doc.runs {
+        let id = identity(run, &keys);
+        for t in &run.tensors {
+            let shape = t
+                .shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("x");
+            let name = csv_field(&t.name);
+            for (field, s) in [("value", &t.value), ("grad", &t.grad)] {
+                for (stat, v) in stat_cells(s) {
+                    let v = number(v);
+                    out.push_str(&format!("{id},{name},{shape},{field},{stat},{v}\n"));
+                }
+            }
+        }
+    }
+    out
 }

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 use initscope::gpu::{BackendChoice, Gpu, GpuOptions};
+pub mod residual;
+
 use std::sync::{Arc, OnceLock};
 
 /// The default adapter (lavapipe in CI), opened once per test binary.

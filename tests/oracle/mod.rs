@@ -12,6 +12,7 @@
 
 pub mod host_fill;
 pub mod train;
+pub mod ops;
 
 use initscope::activation::Activation;
 use initscope::config::Loss;
@@ -270,7 +271,7 @@ fn linear(x: &[f64], batch: usize, layer: &RefLayer) -> Vec<f64> {
 }
 
 /// The `(cols, rows)` transpose of a `(rows, cols)` row-major matrix.
-fn transpose(m: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+pub fn transpose(m: &[f64], rows: usize, cols: usize) -> Vec<f64> {
     (0..cols)
         .flat_map(|c| (0..rows).map(move |r| m[r * cols + c]))
         .collect()
@@ -281,7 +282,7 @@ fn transpose(m: &[f64], rows: usize, cols: usize) -> Vec<f64> {
 /// The inner loop is a contiguous axpy `C[r] += A[r][j]·B[j]`, which
 /// vectorizes even at opt-level 1 (a dot product's serial reduction does not,
 /// and was 5× slower there).
-fn matmul(a: &[f64], b: &[f64], n: usize, k: usize, m: usize) -> Vec<f64> {
+pub fn matmul(a: &[f64], b: &[f64], n: usize, k: usize, m: usize) -> Vec<f64> {
     debug_assert!(a.len() == n * k && b.len() == k * m);
     let mut c = vec![0.0; n * m];
     for (a_row, c_row) in a.chunks_exact(k).zip(c.chunks_exact_mut(m)) {
@@ -293,7 +294,7 @@ fn matmul(a: &[f64], b: &[f64], n: usize, k: usize, m: usize) -> Vec<f64> {
 }
 
 /// `y += a·x`.
-fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
+pub fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += a * xi;
     }

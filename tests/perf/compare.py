@@ -73,6 +73,42 @@ def torch_step(width, depth, batch):
     return secs * 1e3, 6 * batch * width * width * depth / secs / 1e9
 
 
+def torch_residual_step(width, ff, depth, tokens):
+    """transformer-init.json's configuration as `initscope bench` step (c) runs
+    it: pre-LayerNorm blocks x + fc2(gelu(fc1(ln(x)))), embedding input
+    N(0, 0.1^2), loss mean; forward, backward and the statistics of every
+    block (stream, its gradient, the branch) and every parameter and gradient."""
+    blocks = []
+    for _ in range(depth):
+        ln, fc1, fc2 = torch.nn.LayerNorm(width), torch.nn.Linear(width, ff), torch.nn.Linear(ff, width)
+        for l in (fc1, fc2):
+            torch.nn.init.xavier_uniform_(l.weight)
+            torch.nn.init.zeros_(l.bias)
+        blocks.append((ln, fc1, fc2))
+    params = [p for b in blocks for m in b for p in m.parameters()]
+    table = torch.randn(1000, width) * 0.1
+    x = table[torch.randint(0, 1000, (tokens,))]
+
+    def step():
+        for p in params:
+            p.grad = None
+        h, outs, branches = x, [], []
+        for ln, fc1, fc2 in blocks:
+            f = fc2(torch.nn.functional.gelu(fc1(ln(h))))
+            h = h + f
+            h.retain_grad()
+            outs.append(h)
+            branches.append(f)
+        h.mean().backward()
+        with torch.no_grad():
+            for t in outs + [o.grad for o in outs] + branches + params + [p.grad for p in params]:
+                [s.item() for s in tensor_stats(t)[:7]]
+
+    secs = timed(step, 2 if QUICK else 5)
+    flops = 3 * 2 * 2 * tokens * width * ff * depth
+    return secs * 1e3, flops / secs / 1e9
+
+
 def torch_randn(n):
     return n / timed(lambda: torch.randn(n), 5) / 1e9
 
@@ -122,6 +158,8 @@ def print_rows(rows):
 
 
 def main():
+    # The comparison is against torch on this machine's two cores.
+    torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}")
     if ONLY_TRAIN:
         print_rows(train_rows())
@@ -144,6 +182,10 @@ def main():
         t_ms, t_gf = torch_step(w, d, b)
         rows.append((f"{label} {d}x{w} b{b} (GFLOP/s; ms {ms:.0f} vs {t_ms:.0f})", gf, t_gf, gf / t_gf,
                      0.25 if label == "step (b)" else None))
+    gf, ms = ours("step (c)", "GFLOP/s")
+    t_ms, t_gf = torch_residual_step(512, 2048, 2 if QUICK else 12, 1024)
+    rows.append((f"step (c) residual 12x(512, 2048) 1024 tokens (GFLOP/s; ms {ms:.0f} vs {t_ms:.0f})",
+                 gf, t_gf, gf / t_gf, 0.35))
     n = 1 << (22 if QUICK else 24)
     v_ours, _ = ours("philox fill normal", "Gvalues/s")
     v_torch, v_np = torch_randn(n), numpy_normal(n)

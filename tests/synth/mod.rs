@@ -321,9 +321,13 @@ pub fn run(
         config_hash: format!("{id:016x}"),
         config: json!({"network": {"depth": net.depth, "width": net.width, "activation": net.act.name()}}),
         layers,
+        blocks: Vec::new(),
+        tensors: Vec::new(),
         summary,
         theory: Some(theory(net)),
         train: None,
+        block_theory: None,
+        stream_in: None,
         timing_ms: Timing {
             init_ms: 1.0,
             step_ms: 2.0,

@@ -248,7 +248,7 @@ pub(super) fn push_marker_keys(extras: &mut Vec<Key>, bad: Drawn) {
 
 /// The legend of the arms: one entry each, or a colour bar for a sweep
 /// coloured by its parameter; then the `extras`.
-fn arm_legend(ctx: &Ctx, area: &Area, extras: Vec<Key>) -> Result<(), DrawError> {
+pub(super) fn arm_legend(ctx: &Ctx, area: &Area, extras: Vec<Key>) -> Result<(), DrawError> {
     match &ctx.coloring {
         Coloring::Categorical => {
             let mut keys = vec![Key::Heading(

@@ -1,51 +1,15 @@
-//! Building a [`Model`] from a run's configuration: every scheme resolved to
-//! a sampler (files read here, once per run), every tensor named, and the
-//! statistics each layer reports.
+//! Linear stacks: Linear → activation per layer.
 
-use super::*;
-use crate::config::{LayerSpec, Loss, RunSpec};
+use super::Builder;
+use crate::config::{LayerSpec, RunSpec};
 use crate::init::{InitError, Shape, sampler};
-use crate::model::train;
+use crate::model::*;
+use crate::rng::Role;
 use std::path::Path;
-
-/// Collects tensors, parameters, ops and statistic requests.
-#[derive(Default)]
-struct Builder {
-    acts: Vec<ActTensor>,
-    params: Vec<Param>,
-    ops: Vec<Op>,
-    stats: Vec<StatRequest>,
-}
-
-impl Builder {
-    fn act(&mut self, label: String, grad_label: String, cols: usize, grad: GradStore) -> ActId {
-        self.acts.push(ActTensor {
-            label,
-            grad_label,
-            cols,
-            grad,
-        });
-        ActId(self.acts.len() - 1)
-    }
-
-    fn param(&mut self, p: Param) -> ParamId {
-        self.params.push(p);
-        ParamId(self.params.len() - 1)
-    }
-
-    fn stat(&mut self, key: StatKey, source: StatSource, histogram: bool, activation: bool) {
-        self.stats.push(StatRequest {
-            key,
-            source,
-            histogram,
-            activation,
-        });
-    }
-}
 
 /// The model of a plain stack: Linear → activation per layer. Relative
 /// `from_file` paths resolve against `base_dir`.
-pub fn build(spec: &RunSpec, base_dir: Option<&Path>) -> Result<Model, InitError> {
+pub fn build_linear(spec: &RunSpec, base_dir: Option<&Path>) -> Result<Model, InitError> {
     let cfg = &spec.config;
     let input_dim = cfg.network.input_dim;
     let mut b = Builder::default();
@@ -73,12 +37,7 @@ pub fn build(spec: &RunSpec, base_dir: Option<&Path>) -> Result<Model, InitError
             init: l.init.name().to_string(),
         });
     }
-    if cfg.loss == Loss::CrossEntropy {
-        // Written by the loss kernel; the mean of its rows is the loss.
-        let rows = b.act("loss rows".into(), String::new(), 1, GradStore::None);
-        b.stat(StatKey::Loss, StatSource::Act(rows), false, false);
-    }
-    let mut model = Model {
+    Ok(Model {
         batch: cfg.input.batch,
         acts: b.acts,
         params: b.params,
@@ -91,10 +50,10 @@ pub fn build(spec: &RunSpec, base_dir: Option<&Path>) -> Result<Model, InitError
         saturation_threshold: cfg.stats.saturation_threshold,
         histogram_bins: cfg.stats.histogram_bins,
         layers,
+        residual: None,
+        embedding: None,
         train: None,
-    };
-    model.train = cfg.train.as_ref().map(|t| train::TrainPlan::new(&model, t));
-    Ok(model)
+    })
 }
 
 /// Adds layer `l` reading `x`; returns its activation.
@@ -120,6 +79,7 @@ fn dense_layer(
         role: Role::Weight,
         lsuv: l.init.lsuv(),
         theory: l.init.has_theory(),
+        scale: None,
     });
     let bias = match &l.bias_init {
         Some(init) => Some(b.param(Param {
@@ -135,11 +95,12 @@ fn dense_layer(
             role: Role::Bias,
             lsuv: None,
             theory: init.has_theory(),
+            scale: None,
         })),
         None => None,
     };
     let scratch = "grad_preact scratch".to_string();
-    let h = b.act(format!("preact[{i}]"), scratch, fo, GradStore::Scratch);
+    let h = b.act(format!("preact[{i}]"), scratch, fo, GradStore::Scratch(0));
     let a = b.act(
         format!("act[{i}]"),
         format!("grad_act[{i}]"),

@@ -1,42 +1,13 @@
-//! The forward and backward pass of every op over one chunk of rows.
-//!
-//! Forward writes the op's output rows. Backward reads the gradient of the
-//! output and writes the gradients of its inputs (added to what is there
-//! when `acc` says another consumer wrote first) and of its parameters
-//! (summed over chunks: the first chunk overwrites).
+//! Linear and activation ops.
 
-use super::tensors::{Buffers, Chunk};
+use super::{Backward, Cx, grad, internal};
+use crate::exec::tensors::Chunk;
 use crate::gpu::buffers::View;
 use crate::gpu::{Gpu, GpuError};
 use crate::kernels::activation::encode_act;
 use crate::kernels::gemm::{Gemm, encode_gemm};
 use crate::kernels::loss::{LossParams, encode_loss_kernel};
-use crate::model::{ActId, Model, Op};
-
-/// What every op's pass needs: the device, the encoder, the model and its buffers.
-pub(crate) struct Cx<'a> {
-    pub gpu: &'a Gpu,
-    pub enc: &'a mut wgpu::CommandEncoder,
-    pub model: &'a Model,
-    pub bufs: &'a Buffers,
-}
-
-/// How the backward pass of one chunk treats gradients.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Backward {
-    /// The chunk's position: parameter gradients accumulate after the first.
-    pub first_chunk: bool,
-}
-
-fn internal(what: &str) -> GpuError {
-    GpuError::Device(format!("internal error: {what}"))
-}
-
-/// Rows `c` of the gradient of `id`, which must exist.
-fn grad<'b>(model: &Model, bufs: &'b Buffers, id: ActId, c: Chunk) -> Result<View<'b>, GpuError> {
-    bufs.grad(model, id, c)
-        .ok_or_else(|| internal(&format!("{} has no gradient", model.act(id).label)))
-}
+use crate::model::{ActId, Op};
 
 /// Records `op`'s forward pass over rows `c`.
 pub(crate) fn forward(cx: &mut Cx<'_>, op: &Op, c: Chunk) -> Result<(), GpuError> {
@@ -52,6 +23,7 @@ pub(crate) fn forward(cx: &mut Cx<'_>, op: &Op, c: Chunk) -> Result<(), GpuError
             let n = c.1 * model.act(y).cols;
             encode_act(gpu, cx.enc, act, n, bufs.act(x, c), bufs.act(y, c), None)
         }
+        _ => Err(internal("not a linear or activation op")),
     }
 }
 
@@ -113,6 +85,7 @@ pub(crate) fn backward(
             let dy = grad(model, bufs, y, c)?;
             encode_act(gpu, cx.enc, act, n, bufs.act(x, c), dx, Some(dy))
         }
+        _ => Err(internal("not a linear or activation op")),
     }
 }
 
