@@ -176,7 +176,14 @@ fn field_cases(dir: &TempDir) -> Vec<Case> {
 /// The `train` block: the refusals issue 13 names, each at its JSON path.
 fn train_cases() -> Vec<Case> {
     let t = |train: Value| patched(json!({"train": train}));
+    let residual = patched(json!({"network": {"block": "residual"}, "train": {"steps": 5}}));
     vec![
+        case(
+            "train-residual",
+            residual,
+            "train",
+            &["training residual stacks", "not supported yet"],
+        ),
         case(
             "train-lr-zero",
             t(json!({"steps": 5, "optimizer": {"name": "adam", "lr": 0}})),

@@ -14,11 +14,11 @@ mod train_fields;
 
 pub use crate::init::{Gain, Init};
 pub use fields::{LOSS_TY, MAX_DEPTH, MAX_DIM, RUN};
-pub use train_fields::OPTIMIZERS;
 pub use residual::{
     BlockKind, EmbeddingCfg, NormName, NormPlace, ParamOverrideCfg, Positions, SCALE_RULES,
     ScaleRule, ScaleSetting,
 };
+pub use train_fields::OPTIMIZERS;
 
 use crate::activation::Activation;
 use crate::registry;

@@ -14,8 +14,8 @@ pub mod cost;
 pub mod glob;
 pub mod memory;
 pub mod records;
-pub mod train;
 pub mod residual;
+pub mod train;
 
 use crate::activation::Activation;
 use crate::config::Loss;

@@ -3,8 +3,7 @@
 
 use super::{BlockField, LayerField, Model, StatKey, TensorField};
 use crate::results::{
-    BlockRecord, LayerRecord, LsuvRecord, TensorRecord, TensorStats, TrainLayerRecord,
-    UpdateRecord,
+    BlockRecord, LayerRecord, LsuvRecord, TensorRecord, TensorStats, TrainLayerRecord, UpdateRecord,
 };
 
 /// Every record of one step.

@@ -11,8 +11,8 @@
 //! `dH = dA ⊙ φ'(H)`, `dW = dHᵀ·X`, `db = Σ_batch dH`, `dX = dH·W`.
 
 pub mod host_fill;
-pub mod train;
 pub mod ops;
+pub mod train;
 
 use initscope::activation::Activation;
 use initscope::config::Loss;
