@@ -150,6 +150,7 @@ fn wire(spec: &ResidualSpec, mut b: Builder, base_dir: Option<&Path>) -> Result<
             blocks,
         }),
         embedding,
+        train: None,
     })
 }
 
