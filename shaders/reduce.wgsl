@@ -1,5 +1,6 @@
 // Per-tensor statistics, reduced on the GPU in two stages (per-workgroup
-// partial records, then one merge per tensor), and fixed-bin histograms.
+// partial records, then one merge per tensor, all tensors in one dispatch),
+// and fixed-bin histograms.
 //
 // Numerics: NaN and +-Inf are counted and excluded from every other field.
 // The mean and M2 are merged with Chan's parallel formula; M2 and the sum of
@@ -44,6 +45,14 @@ struct RedParams {
 @group(0) @binding(4) var<storage, read_write> hist: array<atomic<u32>>;
 // The tensor's first chunk: its first element is the shift of every chunk.
 @group(0) @binding(5) var<storage, read> shift_src: array<f32>;
+// reduce_final: where each tensor's partial records are and where its record goes.
+struct FinalItem {
+    part_offset: u32,
+    n_parts: u32,
+    out_index: u32,
+    _p0: u32,
+}
+@group(0) @binding(6) var<storage, read> final_items: array<FinalItem>;
 
 const WGR: u32 = 64u;
 const PT: u32 = 256u;   // elements per invocation
@@ -223,25 +232,37 @@ fn reduce_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     let w = wid.y * nwg.x + wid.x;
     // Every invocation reaches the barrier; out-of-range groups write nothing.
     wrec[lid] = thread_rec(w * WGR * PT + lid);
-    let r = merge_workgroup(lid);
+    var r = merge_workgroup(lid);
     if (lid == 0u && w < rp.n_parts) {
+        // The shift travels with the record, so that the final merge of
+        // every tensor needs no binding of the tensor itself.
+        r._p3 = tensor_shift();
         parts[rp.part_offset + w] = r;
     }
 }
 
+// One workgroup per tensor (rp.n tensors, one dispatch for all of them):
+// merges its partial records and adds the shift back to the mean.
 @compute @workgroup_size(WGR)
-fn reduce_final(@builtin(local_invocation_index) lid: u32) {
+fn reduce_final(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
+    let w = wid.y * nwg.x + wid.x;
+    if (w >= rp.n) {
+        return; // the whole workgroup: the barrier below stays uniform
+    }
+    let it = final_items[w];
     var r = empty_rec();
-    for (var p = lid; p < rp.n_parts; p += WGR) {
-        r = merge(r, parts[rp.part_offset + p]);
+    for (var p = lid; p < it.n_parts; p += WGR) {
+        r = merge(r, parts[it.part_offset + p]);
     }
     wrec[lid] = r;
     var total = merge_workgroup(lid);
     if (lid == 0u) {
         if (total.n > 0u) {
-            total.mean = total.mean + tensor_shift();
+            total.mean = total.mean + parts[it.part_offset]._p3;
         }
-        finals[rp.out_index] = total;
+        total._p3 = 0.0;
+        finals[it.out_index] = total;
     }
 }
 

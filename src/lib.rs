@@ -14,6 +14,7 @@ pub mod fault;
 pub mod gpu;
 pub mod init;
 pub mod io;
+pub mod jacobian;
 pub mod kernels;
 pub mod lock;
 pub mod manifest;

@@ -314,6 +314,7 @@ fn run_one(
         blocks: out.blocks,
         tensors: out.tensors_stats,
         adapter: Some(gpu.adapter_record()),
+        jacobian: out.jacobian,
     })
 }
 

@@ -32,8 +32,11 @@ fn check_report_folder(dir: &Path, runs: &[(String, String)]) -> Vec<String> {
         }
     }
     let imgs = img_srcs(&html);
+    // Linear stacks' per-layer figures, or residual stacks' per-block ones.
+    let has = |f: &str| imgs.iter().any(|i| i == f);
     assert!(
-        imgs.iter().any(|i| i == "act_std.png") && imgs.iter().any(|i| i == "grad_flow.png"),
+        (has("act_std.png") && has("grad_flow.png"))
+            || (has("stream_std.png") && has("block_grad_flow.png")),
         "{}: {imgs:?}",
         dir.display()
     );

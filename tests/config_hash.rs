@@ -12,6 +12,7 @@ const PINS: &[(&str, usize, &str)] = &[
     ("custom-init.json", 2, "13a5efad9a40b22f"),
     ("failure-modes.json", 4, "43e4bc314fe238f3"),
     ("init-impact.json", 4, "493a53b8c9c1cb91"),
+    ("isometry.json", 6, "634eb809c4a00bd3"),
     ("lsuv.json", 4, "72fa0d60ade50858"),
     ("quickstart.json", 3, "fbe8abe45a9fb872"),
     ("schemes-relu.json", 5, "f43aa7cf101e344a"),

@@ -258,7 +258,8 @@ fn every_shipped_report_loads_all_images_without_errors_in_chromium() {
         run_shipped(&m, &out);
         let html = std::fs::read_to_string(out.join("report.html")).unwrap();
         let n = img_srcs(&html).len();
-        assert!(n >= 5, "{stem}: only {n} images in report.html");
+        // Linear reports have 5 or more figures; residual reports 3 or 4.
+        assert!(n >= 3, "{stem}: only {n} images in report.html");
         let page = probe_page(&out, "probe", |h| h, "");
         let seen = open_in_chromium(&browser, &page, tmp.path());
         let p = problems(&seen, n);

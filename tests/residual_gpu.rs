@@ -422,6 +422,7 @@ fn a_tensor_read_by_a_scale_and_an_add_accumulates_both_gradients() {
         layers: Vec::new(),
         residual: None,
         embedding: None,
+        jacobian: None,
     };
     let g = gpu();
     let s = Session::new(&g, &m, 1, 0).unwrap();

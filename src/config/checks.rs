@@ -70,15 +70,52 @@ fn range(v: Option<&Value>) -> Option<[u64; 2]> {
     Some([a.first()?.as_u64()?, a.get(1)?.as_u64()?])
 }
 
-/// Layer overrides name layers that exist.
-fn check_layer_indices(c: &mut Checker, v: &View) {
-    let (Some(net), Some(Value::Array(items))) = (v.valid("network"), v.given("layers")) else {
+/// The network's number of layers, when `network` is valid.
+fn network_depth(v: &View) -> Option<u64> {
+    let net = v.valid("network")?;
+    match (net.get("widths"), net.get("depth")) {
+        (Some(w), _) => Some(w.as_array().map_or(0, Vec::len) as u64),
+        (None, Some(d)) => d.as_u64(),
+        _ => None,
+    }
+}
+
+/// Jacobian inputs within the batch and depths within the network.
+fn check_jacobian(c: &mut Checker, v: &View) {
+    let Some(jac) = v.valid("jacobian") else {
         return;
     };
-    let depth = match (net.get("widths"), net.get("depth")) {
-        (Some(w), _) => w.as_array().map_or(0, Vec::len) as u64,
-        (None, Some(d)) => d.as_u64().unwrap_or(0),
-        _ => return,
+    let p = v.at("jacobian");
+    let batch = v
+        .valid("input")
+        .and_then(|i| i.get("batch"))
+        .and_then(Value::as_u64);
+    let inputs = jac.get("inputs").and_then(Value::as_u64);
+    if let (Some(b), Some(n)) = (batch, inputs)
+        && n > b
+    {
+        let msg = format!(
+            "{n} input rows asked for, but input.batch is {b}; use at most {b} or raise input.batch"
+        );
+        c.push(&p.key("inputs"), msg);
+    }
+    let (Some(depth), Some(Value::Array(ds))) = (network_depth(v), jac.get("depths")) else {
+        return;
+    };
+    for (k, d) in ds.iter().enumerate() {
+        if let Some(d) = d.as_u64().filter(|d| *d > depth) {
+            let msg = format!(
+                "depth {d} is beyond the network's {depth} layers; list depths from 1 to {depth}"
+            );
+            c.push(&p.key("depths").idx(k), msg);
+        }
+    }
+}
+
+/// Layer overrides name layers that exist.
+fn check_layer_indices(c: &mut Checker, v: &View) {
+    let (Some(depth), Some(Value::Array(items))) = (network_depth(v), v.given("layers")) else {
+        return;
     };
     let layers = if depth == 1 {
         "1 layer".to_string()
@@ -155,14 +192,22 @@ fn check_residual_network(c: &mut Checker, v: &View) {
     }
 }
 
-/// Run-level rules: layer indices exist; `layers` is for linear stacks and
+/// Run-level rules: layer indices exist; jacobian fits the batch and depth
+/// (linear stacks only); `layers` is for linear stacks and
 /// `overrides` and `input.embedding` for residual stacks.
 pub(super) fn check_run(c: &mut Checker, v: &View) {
     check_layer_indices(c, v);
+    check_jacobian(c, v);
     let Some(net) = v.valid("network") else {
         return;
     };
     let residual = net.get("block").and_then(Value::as_str) == Some("residual");
+    if residual && v.given("jacobian").is_some() {
+        c.push(
+            &v.at("jacobian"),
+            "the Jacobian spectrum is computed for linear stacks (products of D_l W_l); residual blocks' factors (I + a*J_branch) are not built yet: remove jacobian or use a linear stack",
+        );
+    }
     if residual
         && v.given("layers")
             .is_some_and(|l| l.as_array().is_some_and(|a| !a.is_empty()))

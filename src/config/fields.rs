@@ -103,8 +103,47 @@ static RUN_FIELDS: Obj = Obj {
             Default(Lit::Json("{}")),
             "options of the statistics and the diagnosis",
         ),
+        Field::new(
+            "jacobian",
+            Ty::Obj(&JACOBIAN),
+            Optional,
+            "the input-output Jacobian's singular value spectrum, exact in product form (see Jacobian)",
+        ),
     ],
     check: Some(check_run),
+};
+
+static INPUTS: IntTy = size("a number of input rows", MAX_DIM);
+
+static JACOBIAN: Obj = Obj {
+    what: "jacobian",
+    fields: &[
+        Field::new(
+            "inputs",
+            Ty::Int(&INPUTS),
+            Default(Lit::Int(1)),
+            "input rows (the first of the batch) to take J = d x_L / d x_0 at; summaries are means over them, with their spread",
+        ),
+        Field::new(
+            "depths",
+            Ty::List(&ListTy {
+                item: Ty::Int(&DEPTH),
+                min: 0,
+                max: MAX_DEPTH as usize,
+                expect: "a list of depths such as [1, 10, 50]",
+                items: "depths",
+            }),
+            Default(Lit::Json("[]")),
+            "partial depths whose Jacobian (of the first d layers) is reported too",
+        ),
+        Field::new(
+            "values",
+            Ty::Bool,
+            Default(Lit::Bool(false)),
+            "also write every log10 singular value of every input",
+        ),
+    ],
+    check: None,
 };
 
 static NETWORK: Obj = Obj {

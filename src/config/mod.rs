@@ -193,6 +193,22 @@ pub struct RunConfig {
     #[serde(with = "loss_repr")]
     pub loss: Loss,
     pub stats: StatsOptions,
+    /// The Jacobian spectrum; absent unless asked for (not echoed, so the
+    /// config hashes of runs without it do not change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jacobian: Option<JacobianOptions>,
+}
+
+/// Which Jacobian spectra a run reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JacobianOptions {
+    /// Input rows 0..inputs of the batch.
+    pub inputs: usize,
+    /// Partial depths (first d layers) reported besides the whole network.
+    pub depths: Vec<usize>,
+    /// Write every log10 singular value.
+    pub values: bool,
 }
 
 impl Serialize for RunConfig {

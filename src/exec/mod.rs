@@ -4,6 +4,7 @@
 //! only the small statistic records.
 
 pub mod init;
+pub mod jacobian;
 pub mod loss;
 pub mod lsuv;
 mod ops;
@@ -94,6 +95,8 @@ pub struct RunOutput {
     pub init_ms: f64,
     pub step_ms: f64,
     pub tensors: Option<Tensors>,
+    /// The Jacobian spectrum, when the run asks for it.
+    pub jacobian: Option<crate::results::jacobian::JacobianRecord>,
 }
 
 /// The statistics of one step.
@@ -421,6 +424,10 @@ pub fn run_model(
 ) -> Result<RunOutput, ExecError> {
     let session = Session::new(gpu, model, spec.seed, spec.repeat)?;
     let out = session.step()?;
+    let jacobian = match &model.jacobian {
+        Some(opts) => Some(session.jacobian_record(opts)?),
+        None => None,
+    };
     let tensors = if keep_tensors {
         Some(session.tensors()?)
     } else {
@@ -437,5 +444,6 @@ pub fn run_model(
         init_ms: session.init_ms,
         step_ms: out.step_ms,
         tensors,
+        jacobian,
     })
 }

@@ -45,6 +45,8 @@ pub enum Shader {
     Residual,
     /// Token-embedding input (Philox token ids, table rows, positions).
     Embed,
+    /// The Jacobian spectrum's row scaling and graded-product updates.
+    Jacobian,
 }
 
 impl Shader {
@@ -66,6 +68,7 @@ impl Shader {
             Shader::Norm => "norm.wgsl",
             Shader::Residual => "residual.wgsl",
             Shader::Embed => "embed.wgsl",
+            Shader::Jacobian => "jacobian.wgsl",
         }
     }
 
@@ -86,6 +89,7 @@ impl Shader {
             Shader::Norm => include_str!("../../shaders/norm.wgsl"),
             Shader::Residual => include_str!("../../shaders/residual.wgsl"),
             Shader::Embed => include_str!("../../shaders/embed.wgsl"),
+            Shader::Jacobian => include_str!("../../shaders/jacobian.wgsl"),
         }
     }
 

@@ -5,6 +5,7 @@ pub mod activation;
 pub mod embed;
 pub mod gemm;
 pub mod init;
+pub mod jacobian;
 pub mod loss;
 pub mod norm;
 pub mod orthogonal;

@@ -127,7 +127,7 @@ pub fn encode_reduce(
         fin: gpu.pipeline(Shader::Reduce, "reduce_final", &[], false)?,
         hist: gpu.pipeline(Shader::Reduce, hist_entry, &[], false)?,
     };
-    let mut dispatches = Vec::new();
+    let mut rec = Recorded::default();
     let mut offset = 0u32;
     for (idx, it) in items.iter().enumerate() {
         let base = RedParams {
@@ -140,13 +140,42 @@ pub fn encode_reduce(
             hist_offset: bufs.hist_offsets[idx].unwrap_or(0),
             pad: 0,
         };
-        offset = record_item(gpu, &pipes, &bufs, it, base, offset, &mut dispatches);
+        offset = record_item(gpu, &pipes, &bufs, it, base, offset, &mut rec);
     }
+    // One final merge for every tensor: a dispatch per tensor would be most
+    // of a step's dispatches in a deep stack.
+    if items.is_empty() {
+        return Ok(bufs);
+    }
+    let table = gpu.storage_from("stats final items", &rec.finals)?;
+    let params = RedParams {
+        n: items.len() as u32,
+        part_offset: 0,
+        n_parts: 0,
+        out_index: 0,
+        sat: saturation,
+        bins,
+        hist_offset: 0,
+        pad: 0,
+    };
+    let u = gpu.uniform("reduce params", &params);
+    let res = [
+        (0, u.as_entire_binding()),
+        (2, bufs.parts.as_entire_binding()),
+        (3, bufs.finals.as_entire_binding()),
+        (6, table.as_entire_binding()),
+    ];
+    let fin = gpu.bind_at(&pipes.fin, "reduce_final", &res);
     let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
         label: Some("statistics"),
         timestamp_writes: None,
     });
-    for (pipe, group, n) in &dispatches {
+    for (pipe, group, n) in &rec.partials {
+        gpu.dispatch(&mut pass, pipe, group, *n);
+    }
+    gpu.dispatch(&mut pass, &pipes.fin, &fin, items.len() as u32);
+    // Histograms bin over [min, max] of the final records.
+    for (pipe, group, n) in &rec.hists {
         gpu.dispatch(&mut pass, pipe, group, *n);
     }
     Ok(bufs)
@@ -154,7 +183,27 @@ pub fn encode_reduce(
 
 type Dispatch = (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup, u32);
 
-/// Partial passes of every chunk, then one final merge over all of them.
+/// `FinalItem` of reduce.wgsl: a tensor's partial records and its record.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct FinalItem {
+    part_offset: u32,
+    n_parts: u32,
+    out_index: u32,
+    pad: u32,
+}
+
+/// What the items of one reduction record: partial passes, final merges
+/// (one dispatch for all) and histograms, in that order.
+#[derive(Default)]
+struct Recorded {
+    partials: Vec<Dispatch>,
+    finals: Vec<FinalItem>,
+    hists: Vec<Dispatch>,
+}
+
+/// Partial passes of every chunk, the final merge over all of them, and
+/// the histogram passes.
 fn record_item(
     gpu: &Gpu,
     p: &Pipes,
@@ -162,11 +211,10 @@ fn record_item(
     it: &Item<'_>,
     base: RedParams,
     mut offset: u32,
-    out: &mut Vec<Dispatch>,
+    out: &mut Recorded,
 ) -> u32 {
     let first = offset;
     let shift = it.chunks.first().map(|c| c.0.binding());
-    let mut hist_groups = Vec::new();
     for (view, n) in &it.chunks {
         let n_parts = parts_of(*n);
         let params = RedParams {
@@ -183,7 +231,7 @@ fn record_item(
             (2, bufs.parts.as_entire_binding()),
         ];
         res.extend(shift.clone().map(|s| (5, s)));
-        out.push((
+        out.partials.push((
             p.partial.clone(),
             gpu.bind_at(&p.partial, "reduce_partial", &res),
             n_parts,
@@ -195,28 +243,19 @@ fn record_item(
                 (3, bufs.finals.as_entire_binding()),
                 (4, bufs.hist.as_entire_binding()),
             ];
-            hist_groups.push((
+            out.hists.push((
                 p.hist.clone(),
                 gpu.bind_at(&p.hist, "histogram", &res),
                 n_parts,
             ));
         }
     }
-    let params = RedParams {
-        n: it.n(),
+    out.finals.push(FinalItem {
         part_offset: first,
         n_parts: offset - first,
-        ..base
-    };
-    let u = gpu.uniform("reduce params", &params);
-    let mut res = vec![
-        (0, u.as_entire_binding()),
-        (2, bufs.parts.as_entire_binding()),
-        (3, bufs.finals.as_entire_binding()),
-    ];
-    res.extend(shift.map(|s| (5, s)));
-    out.push((p.fin.clone(), gpu.bind_at(&p.fin, "reduce_final", &res), 1));
-    out.extend(hist_groups);
+        out_index: base.out_index,
+        pad: 0,
+    });
     offset
 }
 

@@ -143,8 +143,36 @@ impl Model {
             .sum();
         Cost {
             init,
-            step: ops + reduced,
+            step: ops + reduced + self.jacobian_cost(),
         }
+    }
+
+    /// The Jacobian spectra: per input and per depth d (the listed ones and
+    /// the whole network), a forward and a backward QR half-sweep over d
+    /// layers (GEMMs n·n·k, a QR 4·n·k², the graded product's two k³
+    /// GEMMs; QR weighted like orthogonal init: latency-bound), then the
+    /// host Jacobi SVD (about 8 sweeps of 3·k³).
+    fn jacobian_cost(&self) -> u64 {
+        let Some(j) = &self.jacobian else {
+            return 0;
+        };
+        let fans: Vec<(u64, u64)> = (self.layers.iter())
+            .map(|l| (l.fan_in as u64, l.fan_out as u64))
+            .collect();
+        let k = fans.iter().map(|f| f.0.min(f.1)).min().unwrap_or(0);
+        let depths = j.depths.iter().copied().chain([fans.len()]);
+        let per_input: u64 = depths
+            .map(|d| {
+                let sweep: u64 = (fans.iter().take(d))
+                    .map(|&(i, o)| {
+                        let n = i.max(o);
+                        4 * i * o * k + 2 * ORTHOGONAL_PENALTY * 4 * n * k * k + 4 * k * k * k
+                    })
+                    .sum();
+                sweep + 24 * k * k * k + 8 * d as u64 * DISPATCH_FLOPS
+            })
+            .sum();
+        j.inputs as u64 * per_input
     }
 }
 

@@ -274,6 +274,8 @@ pub struct Model {
     pub residual: Option<residual::Residual>,
     /// The input drawn as token embeddings instead of from `input_sampler`.
     pub embedding: Option<residual::Embedding>,
+    /// The Jacobian spectra to compute after the step, if asked for.
+    pub jacobian: Option<crate::config::JacobianOptions>,
 }
 
 impl Model {

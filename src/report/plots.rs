@@ -10,6 +10,7 @@ mod blocks;
 mod data;
 mod heatmap;
 mod hist;
+mod jacobian;
 mod layers;
 mod layout;
 mod lines;
@@ -109,6 +110,7 @@ pub fn render_all(doc: &ResultsDoc, dir: &Path) -> Result<Vec<Figure>, PlotError
     jobs.extend(blocks::jobs(&ctx));
     jobs.extend(layers::jobs(&ctx));
     jobs.extend(hist::jobs(&ctx));
+    jobs.extend(jacobian::jobs(&ctx));
     let mut written = Vec::with_capacity(jobs.len());
     for job in jobs {
         render(&job, dir)?;

@@ -3,6 +3,7 @@
 //! see the README), and reading and writing them (`files`).
 
 pub mod files;
+pub mod jacobian;
 pub mod tidy;
 
 use serde::{Deserialize, Serialize};
@@ -178,6 +179,9 @@ pub struct RunResult {
     /// shards existed: there the document's `adapter` ran every run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapter: Option<AdapterRecord>,
+    /// The input-output Jacobian's spectrum, when the run asks (`jacobian`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jacobian: Option<jacobian::JacobianRecord>,
 }
 
 /// The adapter a result was produced on.

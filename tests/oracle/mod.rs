@@ -11,6 +11,7 @@
 //! `dH = dA ⊙ φ'(H)`, `dW = dHᵀ·X`, `db = Σ_batch dH`, `dX = dH·W`.
 
 pub mod host_fill;
+pub mod jacobian;
 pub mod ops;
 
 use initscope::activation::Activation;

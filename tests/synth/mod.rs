@@ -299,6 +299,7 @@ pub fn run(
             total_ms: 3.0,
         },
         adapter: None,
+        jacobian: None,
     }
 }
 

@@ -52,6 +52,7 @@ pub fn build_linear(spec: &RunSpec, base_dir: Option<&Path>) -> Result<Model, In
         layers,
         residual: None,
         embedding: None,
+        jacobian: cfg.jacobian.clone(),
     })
 }
 

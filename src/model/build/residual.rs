@@ -137,6 +137,7 @@ fn wire(spec: &ResidualSpec, mut b: Builder, base_dir: Option<&Path>) -> Result<
         saturation_threshold: spec.saturation_threshold,
         histogram_bins: spec.histogram_bins,
         layers: Vec::new(),
+        jacobian: None,
         residual: Some(Residual {
             width: spec.width,
             ff_width: spec.ff_width,
