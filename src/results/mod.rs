@@ -243,6 +243,40 @@ pub struct TrainStep {
     pub blocks: Vec<TrainBlockRecord>,
 }
 
+impl TrainStep {
+    /// Layers (linear stacks) or blocks (residual stacks) recorded.
+    pub fn depth(&self) -> usize {
+        self.layers.len().max(self.blocks.len())
+    }
+
+    /// Layer `i`'s activation, or block `i`'s stream (its output).
+    pub fn act_of(&self, i: usize) -> Option<&TensorStats> {
+        match self.layers.get(i) {
+            Some(l) => Some(&l.act),
+            None => self.blocks.get(i).map(|b| &b.stream),
+        }
+    }
+
+    /// The update of layer `i`'s weight, or of all of block `i`'s parameters.
+    pub fn update_of(&self, i: usize) -> Option<UpdateRecord> {
+        match self.layers.get(i) {
+            Some(l) => Some(l.update),
+            None => self.blocks.get(i).map(|b| b.update),
+        }
+    }
+
+    /// The unit symmetry of each hidden unit layer: the layers but the
+    /// output layer (which the targets always break), or each block's fc1.
+    pub fn hidden_symmetry(&self) -> Vec<f64> {
+        if !self.blocks.is_empty() {
+            return self.blocks.iter().map(|b| b.fc1.symmetry).collect();
+        }
+        let n = self.layers.len();
+        let hidden = if n > 1 { &self.layers[..n - 1] } else { &self.layers[..] };
+        hidden.iter().map(|l| l.symmetry).collect()
+    }
+}
+
 /// The training of a run: its recorded steps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct TrainRecord {
