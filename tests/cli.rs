@@ -180,8 +180,10 @@ fn field_cases(dir: &TempDir) -> Vec<Case> {
 /// The `train` block: the refusals issue 13 names, each at its JSON path.
 fn train_cases() -> Vec<Case> {
     let t = |train: Value| patched(json!({"train": train}));
-    let embedded = patched(json!({"network": {"block": "residual"}, "train": {"steps": 5},
-        "input": {"embedding": {"vocab": 50}}}));
+    let embedded = patched(
+        json!({"network": {"block": "residual"}, "train": {"steps": 5},
+        "input": {"embedding": {"vocab": 50}}}),
+    );
     vec![
         case(
             "train-embedding",

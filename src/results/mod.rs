@@ -272,7 +272,11 @@ impl TrainStep {
             return self.blocks.iter().map(|b| b.fc1.symmetry).collect();
         }
         let n = self.layers.len();
-        let hidden = if n > 1 { &self.layers[..n - 1] } else { &self.layers[..] };
+        let hidden = if n > 1 {
+            &self.layers[..n - 1]
+        } else {
+            &self.layers[..]
+        };
         hidden.iter().map(|l| l.symmetry).collect()
     }
 }

@@ -177,7 +177,11 @@ fn train_block_cells(b: &TrainBlockRecord) -> Vec<(String, &'static str, &'stati
         ("fc1.grad_weight", &b.fc1.grad_weight),
         ("fc2.grad_weight", &b.fc2.grad_weight),
     ] {
-        out.extend(stat_cells(t).into_iter().map(|(k, v)| (i.clone(), tensor, k, v)));
+        out.extend(
+            stat_cells(t)
+                .into_iter()
+                .map(|(k, v)| (i.clone(), tensor, k, v)),
+        );
     }
     for (tensor, u) in [
         ("update", &b.update),
