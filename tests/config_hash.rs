@@ -24,6 +24,7 @@ const PINS: &[(&str, usize, &str)] = &[
     ("transformer-init.json", 3, "507074659721446e"),
     ("layernorm-rescue.json", 6, "721f498329b62635"),
     ("residual-scaling.json", 15, "5466ccaea002fd5e"),
+    ("layernorm-training.json", 12, "33245d3ba71d55ca"),
 ];
 
 #[test]
