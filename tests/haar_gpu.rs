@@ -113,7 +113,8 @@ fn haar_matrices(rows: usize, cols: usize, count: u32) -> Vec<Vec<f64>> {
     (0..count)
         .map(|layer| {
             let draw = Draw {
-                seed: 99,
+                // A seed per shape: the wide case is not the tall one transposed.
+                seed: 99 + (rows * 100 + cols) as u64,
                 stream: Stream {
                     layer,
                     role: Role::Weight,
