@@ -1,7 +1,7 @@
 //! What the figures and the report show, not only that they are not blank:
-//! every series' colour is drawn, the dashed theory overlay adds ink of the
-//! series' colour, the report's table cells and diagnosis badges say what
-//! results.json says, and every summary.csv cell parses back to its value.
+//! every series' colour is drawn, the theory overlay adds ink and is dashed,
+//! the report's table cells and diagnosis badges say what results.json
+//! says, and every summary.csv cell parses back to its value.
 
 #[path = "common/cli.rs"]
 mod cli_support;
@@ -203,5 +203,53 @@ fn summary_csv_cells_equal_results_json() {
             assert_eq!(row[col("nan_count")], s.nan_count.to_string());
             assert_eq!(row[col("diagnosis")], s.diagnosis.join("; "));
         }
+    }
+}
+
+/// Columns of act_std.png where a single run's figure with its theory line
+/// differs from the figure without it, as maximal runs of adjacent columns.
+fn overlay_column_runs(doc: &ResultsDoc, i: usize) -> usize {
+    let mut one = doc.clone();
+    one.runs = vec![doc.runs[i].clone()];
+    let mut bare = one.clone();
+    bare.runs[0].theory = None;
+    let (t, u) = (TempDir::new("dash-with"), TempDir::new("dash-bare"));
+    initscope::report::plots::render_all(&one, t.path()).unwrap();
+    initscope::report::plots::render_all(&bare, u.path()).unwrap();
+    let (w, _, a) = png_pixels(&t.join("act_std.png"));
+    let (_, _, b) = png_pixels(&u.join("act_std.png"));
+    let mut changed = vec![false; w as usize];
+    for (k, (p, q)) in a
+        .data
+        .chunks(a.channels)
+        .zip(b.data.chunks(b.channels))
+        .enumerate()
+    {
+        changed[k % w as usize] |= p != q;
+    }
+    changed
+        .iter()
+        .zip(std::iter::once(&false).chain(&changed))
+        .filter(|(c, prev)| **c && !**prev)
+        .count()
+}
+
+#[test]
+fn the_theory_overlay_is_dashed() {
+    // A dashed theory line (9 px on, 6 off over ~1300 px) leaves gaps: its
+    // pixels fall in 74-113 separate column runs per series here; drawn
+    // solid, 15-27 (the gaps left are where the measured line hides it).
+    let doc = synth::init_impact();
+    for i in 0..doc.runs.len() {
+        let runs = overlay_column_runs(&doc, i);
+        eprintln!(
+            "{}: theory overlay in {runs} column runs",
+            doc.runs[i].label
+        );
+        assert!(
+            runs >= 45,
+            "{}: the theory overlay is not dashed ({runs} column runs)",
+            doc.runs[i].label
+        );
     }
 }
