@@ -55,6 +55,7 @@ pub fn residual_spec(width: usize, ff: usize, depth: usize, tokens: usize) -> Re
         loss: Loss::Mean,
         saturation_threshold: 0.9,
         histogram_bins: 64,
+        attention: None,
     }
 }
 

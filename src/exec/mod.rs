@@ -17,6 +17,7 @@ use crate::init::InitError;
 use crate::kernels::reduce::{self, Item};
 use crate::kernels::units;
 use crate::model::memory::Limits;
+use crate::model::records::HeadSummary;
 use crate::model::{ActId, Model, ParamId, StatKey, StatSource};
 use crate::results::{BlockRecord, LayerRecord, LsuvRecord, TensorRecord, TensorStats};
 use crate::rng::{Draw, Role, Stream};
@@ -228,7 +229,9 @@ impl<'s> Session<'s> {
         gpu.submit("forward/backward/statistics", enc)?;
         let all = stats.read(gpu)?;
         let step_ms = t1.elapsed().as_secs_f64() * 1e3;
-        let r = crate::model::records::collect(self.model, all, self.lsuv.clone());
+        let (all, summaries) = all;
+        let mut r = crate::model::records::collect(self.model, all, self.lsuv.clone());
+        crate::model::records::attention_records(self.model, &mut r.blocks, &summaries);
         let (out, grad_out) = match (&r.output, r.layers.last()) {
             (Some((v, g)), _) => (v, g),
             (None, Some(last)) => (&last.act, &last.grad_act),
@@ -258,7 +261,9 @@ impl<'s> Session<'s> {
         let (sat, bins) = (model.saturation_threshold as f32, model.histogram_bins);
         let bufs = reduce::encode_reduce(self.gpu, enc, &items, sat, bins)?;
         let (dead, dead_of) = self.dead_units(enc)?;
+        let attention = ops::attention::encode_summaries(self.gpu, enc, model, &self.bufs)?;
         Ok(PendingStats {
+            attention,
             bufs,
             keys: model.stats.iter().map(|r| r.key.clone()).collect(),
             activation: model.stats.iter().map(|r| r.activation).collect(),
@@ -389,15 +394,21 @@ struct PendingStats {
     dead: units::DeadUnits,
     /// The statistic each dead-unit counter belongs to.
     dead_of: Vec<usize>,
+    attention: Option<ops::attention::PendingSummaries>,
 }
 
 impl PendingStats {
-    fn read(self, gpu: &Gpu) -> Result<Vec<(StatKey, TensorStats)>, GpuError> {
+    /// The statistics by key, and the attention summaries (heads per op).
+    fn read(self, gpu: &Gpu) -> Result<(Vec<(StatKey, TensorStats)>, Vec<HeadSummary>), GpuError> {
         let mut all = reduce::read_stats(gpu, &self.bufs, &self.activation)?;
         for (f, i) in self.dead.read(gpu)?.into_iter().zip(self.dead_of) {
             all[i].dead_unit_fraction = Some(f);
         }
-        Ok(self.keys.into_iter().zip(all).collect())
+        let summaries = match &self.attention {
+            Some(a) => a.read(gpu)?,
+            None => Vec::new(),
+        };
+        Ok((self.keys.into_iter().zip(all).collect(), summaries))
     }
 }
 

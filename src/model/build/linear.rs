@@ -80,6 +80,7 @@ fn dense_layer(
         lsuv: l.init.lsuv(),
         theory: l.init.has_theory(),
         scale: None,
+        parts: Vec::new(),
     });
     let bias = match &l.bias_init {
         Some(init) => Some(b.param(Param {
@@ -96,6 +97,7 @@ fn dense_layer(
             lsuv: None,
             theory: init.has_theory(),
             scale: None,
+            parts: Vec::new(),
         })),
         None => None,
     };
