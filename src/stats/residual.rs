@@ -228,6 +228,7 @@ mod tests {
                 grad_stream: stats(1.0, 1.0),
                 ff_branch: stats(1.0, [20.0, 5.0, 5.0][i]),
                 attn_branch: None,
+                ..BlockRecord::default()
             })
             .collect();
         let tensors = vec![
