@@ -16,6 +16,7 @@ struct LossParams {
 @group(0) @binding(1) var<storage, read> y: array<f32>;
 @group(0) @binding(2) var<storage, read> target_v: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> loss_rows: array<f32>;
 
 override WG: u32 = 64u;
 
@@ -68,5 +69,39 @@ fn scale_inplace(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     let e0 = index(wid, nwg, lid) * EPT;
     for (var e = e0; e < min(e0 + EPT, lp.n); e++) {
         out[e] = out[e] * lp.scale;
+    }
+}
+
+// Softmax cross-entropy over rows of `cols` logits y, mean over `total`
+// rows (F.cross_entropy). The label of a row is the first argmax of the
+// teacher's logits target_v. Writes out = dL/dy = (softmax(y) - onehot)/total
+// and loss_rows = logsumexp(y) - y[label]; max-subtracted, so no exp overflows.
+@compute @workgroup_size(WG)
+fn cross_entropy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+    let r = index(wid, nwg, lid);
+    if (r >= lp.rows) {
+        return;
+    }
+    let base = r * lp.cols;
+    var label = 0u;
+    var best = target_v[base];
+    var m = y[base];
+    for (var j = 1u; j < lp.cols; j++) {
+        if (target_v[base + j] > best) {
+            best = target_v[base + j];
+            label = j;
+        }
+        m = max(m, y[base + j]);
+    }
+    var s = 0.0;
+    for (var j = 0u; j < lp.cols; j++) {
+        s = s + exp(y[base + j] - m);
+    }
+    loss_rows[r] = m + log(s) - y[base + label];
+    let inv_rows = 1.0 / f32(lp.total);
+    for (var j = 0u; j < lp.cols; j++) {
+        let p = exp(y[base + j] - m) / s;
+        out[base + j] = (p - select(0.0, 1.0, j == label)) * inv_rows;
     }
 }

@@ -4,7 +4,9 @@
 //! (out, in) and `layers.<i>.bias` for linear stacks; `input_proj.*`,
 //! `blocks.<i>.ff_norm.*`, `blocks.<i>.fc1.*`, `blocks.<i>.fc2.*` and
 //! `final_norm.*` for residual stacks) — then `input` (batch, input_dim) and,
-//! for an `mse` loss, `target` (batch, output width).
+//! when the loss has one, `target` (`mse`: batch × output width;
+//! `cross_entropy`: the labels, (batch,)). Training runs export the tensors
+//! at init, before any update.
 //!
 //! The file is laid out here rather than by `safetensors::serialize`, whose
 //! `__metadata__` is a `HashMap` and comes out in a different order on every

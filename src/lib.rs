@@ -30,4 +30,5 @@ pub mod slurm;
 pub mod stats;
 pub mod suggest;
 pub mod theory;
+pub mod train;
 pub mod tune;

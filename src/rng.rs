@@ -7,8 +7,13 @@
 //!   - `block`: index of the 4-word block inside the tensor; element `e`
 //!     of a tensor uses word `e % 4` of block `e / 4`;
 //!   - `layer`: `module << 16 | index` ([`layer_word`]). Module 0 is a
-//!     linear stack's layer `index` (0 for the input batch and the targets),
-//!     so linear stacks' streams are those of version 1 unchanged. Residual
+//!     linear stack's layer `index`; for the row tensors drawn per batch
+//!     (roles `Input` and `Target`) it is the *data step*: 0 at init and
+//!     for every step of `data: "fixed"` training, k for the batch of step
+//!     k of `data: "fresh"` training. Step 0 is therefore every existing
+//!     stream unchanged, and (data step, `Input`) never collides with a
+//!     parameter's (layer, `Weight`/`Bias`/...). Linear stacks' streams are
+//!     those of version 1 unchanged. Residual
 //!     stacks name each parameter by its module ([`module`]) and block index:
 //!     `input_proj` (1, 0), `blocks.{i}.ff_norm` (2, i), `blocks.{i}.fc1`
 //!     (3, i), `blocks.{i}.fc2` (4, i), `final_norm` (5, 0), and the

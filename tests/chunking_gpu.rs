@@ -138,10 +138,11 @@ fn a_sweep_with_repeated_shapes_reuses_buffers_and_results_stay_identical() {
     let first = run(&gpu, &s, &RunOptions::default()).unwrap();
     assert_eq!(gpu.buffers_reused(), 0);
     let second = run(&gpu, &s, &RunOptions::default()).unwrap();
-    // w, b, preact, act, grad_act, dw, db per layer (3 layers), input, target, dH scratch.
+    // w, b, preact, act, grad_act, dw, db per layer (3 layers), input, target,
+    // dH scratch, and the teacher's weights (kept for fresh training batches).
     assert_eq!(
         gpu.buffers_reused(),
-        3 * 7 + 3,
+        3 * 7 + 4,
         "every buffer of the second run is the first run's"
     );
     assert_eq!(

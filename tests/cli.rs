@@ -111,7 +111,7 @@ fn field_cases(dir: &TempDir) -> Vec<Case> {
     let duplicate = format!("{{\"name\": \"t\", \"name\": \"u\", {}", &base().to_string()[1..]);
     let huge_std = p(json!({"init": {"scheme": "normal"}}))
         .replace("\"normal\"", "\"normal\", \"std\": 1e400");
-    vec![
+    let mut v = vec![
         case("not-json", "this is not JSON".into(), "", &["invalid JSON"]),
         case("empty-file", String::new(), "", &["EOF while parsing"]),
         case("top-level-list", "[1, 2]".into(), "", &["must be a JSON object"]),
@@ -172,6 +172,108 @@ fn field_cases(dir: &TempDir) -> Vec<Case> {
         // still reported at the JSON path and line that set it.
         case("gain-auto-gelu", p(json!({"network": {"activation": "gelu"}, "init": {"scheme": "xavier_uniform", "gain": "auto"}})),
              "init.gain", &["layer 0", "\"gain\": \"auto\"", "gelu", "give a number"]),
+    ];
+    v.extend(train_cases());
+    v
+}
+
+/// The `train` block: the refusals issue 13 names, each at its JSON path.
+fn train_cases() -> Vec<Case> {
+    let t = |train: Value| patched(json!({"train": train}));
+    let residual = patched(json!({"network": {"block": "residual"}, "train": {"steps": 5}}));
+    vec![
+        case(
+            "train-residual",
+            residual,
+            "train",
+            &["training residual stacks", "not supported yet"],
+        ),
+        case(
+            "train-lr-zero",
+            t(json!({"steps": 5, "optimizer": {"name": "adam", "lr": 0}})),
+            "train.optimizer.lr",
+            &["must be > 0", "got 0"],
+        ),
+        case(
+            "train-lr-negative",
+            t(json!({"steps": 5, "optimizer": {"name": "sgd", "lr": -0.1}})),
+            "train.optimizer.lr",
+            &["must be > 0"],
+        ),
+        case(
+            "train-steps-zero",
+            t(json!({"steps": 0})),
+            "train.steps",
+            &["0 is not a number of training steps"],
+        ),
+        case(
+            "train-steps-absurd",
+            t(json!({"steps": 50_000_000})),
+            "train.steps",
+            &["at most 1000000"],
+        ),
+        case(
+            "train-beta-one",
+            t(json!({"steps": 5, "optimizer": {"name": "adamw", "betas": [0.9, 1.0]}})),
+            "train.optimizer.betas[1]",
+            &["in [0, 1)"],
+        ),
+        case(
+            "train-beta-negative",
+            t(json!({"steps": 5, "optimizer": {"name": "adam", "betas": [-0.1, 0.9]}})),
+            "train.optimizer.betas[0]",
+            &["in [0, 1)"],
+        ),
+        case(
+            "train-optimizer-unknown",
+            t(json!({"steps": 5, "optimizer": {"name": "adma"}})),
+            "train.optimizer.name",
+            &["unknown optimizer", "did you mean \"adam\""],
+        ),
+        case(
+            "train-schedule-unknown",
+            t(json!({"steps": 5, "schedule": {"decay": "linear"}})),
+            "train.schedule.decay",
+            &["unknown decay", "none, cosine"],
+        ),
+        case(
+            "train-record-every",
+            t(json!({"steps": 5, "record_every": 10})),
+            "train.record_every",
+            &["more than the 5 steps"],
+        ),
+        case(
+            "train-warmup-long",
+            t(json!({"steps": 5, "schedule": {"warmup": 6}})),
+            "train.schedule.warmup",
+            &["longer than the 5 steps"],
+        ),
+        case(
+            "train-nesterov",
+            t(json!({"steps": 5, "optimizer": {"name": "sgd", "nesterov": true}})),
+            "train.optimizer.nesterov",
+            &["momentum > 0"],
+        ),
+        case(
+            "train-param-of-sgd",
+            t(json!({"steps": 5, "optimizer": {"name": "adam", "momentum": 0.9}})),
+            "train.optimizer.momentum",
+            &["belongs to sgd"],
+        ),
+        case(
+            "cross-entropy-one-class",
+            patched(
+                json!({"loss": "cross_entropy", "network": {"width": null, "depth": null, "widths": [8, 1]}}),
+            ),
+            "loss",
+            &["at least 2 classes", "network.widths"],
+        ),
+        case(
+            "train-sweep-lr",
+            patched(json!({"train": {"steps": 5}, "sweep": {"train.optimizer.lr": [0.1, 0]}})),
+            "sweep[\"train.optimizer.lr\"][1]",
+            &["must be > 0"],
+        ),
     ]
 }
 

@@ -230,10 +230,32 @@ fn finished_runs(path: &Path) -> Option<usize> {
     v["runs"].as_array().map(Vec::len)
 }
 
+/// The same sweep at width 256, trained: 20 SGD steps per run, recorded every 5.
+fn slow_training_manifest(values: usize) -> String {
+    let mut m: Value = serde_json::from_str(&slow_manifest(values)).unwrap();
+    // Width and batch 256: 20 steps of 512 would take a minute under load.
+    m["network"]["width"] = json!(256);
+    m["input"]["batch"] = json!(256);
+    m["loss"] = json!({"name": "mse", "target": "teacher"});
+    m["train"] = json!({"steps": 20, "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9}, "record_every": 5});
+    m.to_string()
+}
+
 #[test]
 fn a_killed_run_leaves_a_complete_results_json_that_resumes() {
+    killed_sweep_keeps_finished_runs("crash", slow_manifest);
+}
+
+#[test]
+fn a_killed_training_sweep_keeps_its_finished_runs() {
+    killed_sweep_keeps_finished_runs("crash-train", slow_training_manifest);
+}
+
+/// Kills `initscope run` on a 40-run sweep soon after its first run is
+/// written: results.json is whole, holds the finished runs, and resumes.
+fn killed_sweep_keeps_finished_runs(tag: &str, slow_manifest: fn(usize) -> String) {
     let _heavy = heavy();
-    let dir = TempDir::new("crash");
+    let dir = TempDir::new(tag);
     let m = dir.join("slow.json");
     let out = dir.join("out");
     std::fs::write(&m, slow_manifest(40)).unwrap();
@@ -281,9 +303,13 @@ fn a_killed_run_leaves_a_complete_results_json_that_resumes() {
     let doc: ResultsDoc = serde_json::from_value(v).expect("a ResultsDoc");
     let n = doc.runs.len();
     assert!((1..40).contains(&n), "{n} runs recorded");
+    let trains = slow_manifest(1).contains("\"train\"");
     for r in &doc.runs {
         assert_eq!(r.layers.len(), 6, "{}", r.id);
         assert!(r.timing_ms.total_ms > 0.0, "{}", r.id);
+        // A finished training run is whole: every record up to the last step.
+        let steps = r.train.as_ref().map(|t| t.steps.len());
+        assert_eq!(steps, trains.then_some(5), "{}", r.id);
     }
     // summary.csv is written just after results.json, so it holds the same
     // runs or one fewer.

@@ -9,12 +9,15 @@ use sha2::{Digest, Sha256};
 /// (manifest, runs, first 16 hex digits of SHA-256 over the runs' hashes in plan order).
 const PINS: &[(&str, usize, &str)] = &[
     ("activation-vs-init.json", 8, "134934479ccda83d"),
+    ("coord-check.json", 12, "a19f9416c392d800"),
     ("custom-init.json", 2, "13a5efad9a40b22f"),
     ("failure-modes.json", 4, "43e4bc314fe238f3"),
     ("init-impact.json", 4, "493a53b8c9c1cb91"),
     ("isometry.json", 6, "000d38176d9fb928"),
+    ("loss-by-init.json", 18, "c6ee10d8153ea7ef"),
     ("lsuv.json", 4, "72fa0d60ade50858"),
     ("quickstart.json", 3, "fbe8abe45a9fb872"),
+    ("saxe-depth.json", 20, "779a07f217740ab4"),
     ("schemes-relu.json", 5, "f43aa7cf101e344a"),
     ("std-sweep.json", 50, "a8b89e56239f3955"),
     ("xavier-shapes.json", 4, "5fe9b94a35f468fc"),

@@ -4,7 +4,7 @@
 //! the generated sections in place.
 
 use initscope::activation::ACTIVATIONS;
-use initscope::config::RUN;
+use initscope::config::{OPTIMIZERS, RUN};
 use initscope::init::{SCHEMES, uses};
 use initscope::manifest::{MANIFEST_FIELDS, SWEEP_DOC, VARIANTS_DOC};
 use initscope::registry::{Field, Presence, Ty};
@@ -141,6 +141,19 @@ fn schemes_table() -> String {
     out
 }
 
+fn optimizers_table() -> String {
+    let mut out = String::from("| optimizer | parameters (defaults) | torch |\n|---|---|---|\n");
+    for c in OPTIMIZERS.iter() {
+        out.push_str(&format!(
+            "| `{}` | {} | `{}` |\n",
+            c.name,
+            params(c.fields),
+            c.doc
+        ));
+    }
+    out
+}
+
 /// Replaces the text between `<!-- generated: NAME ... -->` and
 /// `<!-- end generated: NAME -->`; `None` when the markers are missing.
 fn with_section(readme: &str, name: &str, body: &str) -> Option<String> {
@@ -158,6 +171,7 @@ fn the_readme_tables_are_the_registries() {
         ("manifest fields", fields_table()),
         ("activations", activations_table()),
         ("schemes", schemes_table()),
+        ("optimizers", optimizers_table()),
     ];
     let mut updated = readme.clone();
     for (name, table) in &sections {

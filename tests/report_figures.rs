@@ -283,3 +283,33 @@ fn pathological_and_empty_documents_give_a_page() {
     assert!(page.contains("No runs were recorded"));
     done(&dir);
 }
+
+#[test]
+fn training_runs_have_the_training_figures() {
+    let figs = render_checked("loss_by_init", &synth::train::loss_by_init());
+    let f = files(&figs);
+    for want in [
+        "loss_curves.png",
+        "train_layers.png",
+        "symmetry.png",
+        "act_std.png",
+    ] {
+        assert!(f.contains(&want), "missing {want} in {f:?}");
+    }
+    // Training figures come first: the loss is the headline.
+    assert_eq!(f[0], "loss_curves.png");
+    assert!(!f.contains(&"coord_check.png") && !f.contains(&"learning_time.png"));
+    let figs = render_checked("coord_check", &synth::train::coord_check());
+    assert!(files(&figs).contains(&"coord_check.png"));
+    // No constant init: no symmetry figure.
+    assert!(!files(&figs).contains(&"symmetry.png"));
+    let figs = render_checked("saxe", &synth::train::saxe());
+    assert!(files(&figs).contains(&"learning_time.png"));
+    // Step-0 documents have none of them.
+    let figs = render_checked("no_training", &synth::init_impact());
+    assert!(
+        !files(&figs)
+            .iter()
+            .any(|f| f.contains("loss") || f.contains("train"))
+    );
+}

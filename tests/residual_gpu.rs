@@ -424,6 +424,7 @@ fn a_tensor_read_by_a_scale_and_an_add_accumulates_both_gradients() {
         residual: None,
         embedding: None,
         jacobian: None,
+        train: None,
     };
     let g = gpu();
     let s = Session::new(&g, &m, 1, 0).unwrap();

@@ -129,3 +129,112 @@ fn swept_parameters_and_identity_are_columns() {
     let rows = parse_csv(&layers_csv(&d));
     assert_eq!(rows[1][1], "a, \"quoted\" label");
 }
+
+/// (run id, step, layer, tensor, stat) → the value in results.json's
+/// `train.steps[]`, NaN for null.
+fn expected_steps(doc: &ResultsDoc) -> BTreeMap<[String; 5], f64> {
+    let json = serde_json::to_value(doc).unwrap();
+    let mut out = BTreeMap::new();
+    for run in json["runs"].as_array().unwrap() {
+        let id = run["id"].as_str().unwrap().to_string();
+        let Some(steps) = run["train"]["steps"].as_array() else {
+            continue;
+        };
+        for s in steps {
+            let step = s["step"].to_string();
+            let key = |l: &str, t: &str, st: &str| {
+                [id.clone(), step.clone(), l.into(), t.into(), st.into()]
+            };
+            out.insert(
+                key("", "loss", "value"),
+                s["loss"].as_f64().unwrap_or(f64::NAN),
+            );
+            if let Some(lr) = s["lr"].as_f64() {
+                out.insert(key("", "lr", "value"), lr);
+            }
+            for l in s["layers"].as_array().unwrap() {
+                let i = l["index"].to_string();
+                for (tensor, v) in l.as_object().unwrap() {
+                    match v {
+                        Value::Object(o) => {
+                            for (stat, x) in o {
+                                out.insert(key(&i, tensor, stat), x.as_f64().unwrap_or(f64::NAN));
+                            }
+                        }
+                        Value::Number(n) if tensor == "symmetry" => {
+                            out.insert(key(&i, tensor, "fraction"), n.as_f64().unwrap());
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_training_value_round_trips_through_steps_csv() {
+    use initscope::results::tidy::steps_csv;
+    assert!(
+        steps_csv(&synth::init_impact()).is_none(),
+        "no training, no steps.csv"
+    );
+    for doc in [synth::train::loss_by_init(), synth::train::saxe()] {
+        let rows = parse_csv(&steps_csv(&doc).unwrap());
+        let header = &rows[0];
+        assert_eq!(
+            &header[header.len() - 5..],
+            ["step", "layer", "tensor", "stat", "value"]
+        );
+        let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let cols = ["run_id", "step", "layer", "tensor", "stat"].map(col);
+        let mut want = expected_steps(&doc);
+        for r in &rows[1..] {
+            assert_eq!(r.len(), header.len(), "ragged row {r:?}");
+            let key = cols.map(|c| r[c].clone());
+            let got: f64 = r[col("value")].parse().unwrap();
+            let w = want
+                .remove(&key)
+                .unwrap_or_else(|| panic!("{key:?} is not in results.json"));
+            assert!(
+                got.to_bits() == w.to_bits() || (!got.is_finite() && w.is_nan()),
+                "{key:?}: csv {got} vs json {w}"
+            );
+        }
+        assert!(
+            want.is_empty(),
+            "missing from steps.csv: {:?}",
+            want.keys().take(5).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn results_with_nan_losses_and_infinite_ratios_read_back() {
+    let mut doc = synth::train::saxe();
+    let step = &mut doc.runs[0].train.as_mut().unwrap().steps[1];
+    step.layers[0].update.ratio = f64::INFINITY;
+    doc.runs[0].summary.grad_norm_ratio = f64::INFINITY;
+    let text = serde_json::to_string(&doc).unwrap();
+    let back: ResultsDoc = serde_json::from_str(&text).expect("null reads back as NaN");
+    assert!(
+        back.runs[0].train.as_ref().unwrap().steps[1].layers[0]
+            .update
+            .ratio
+            .is_nan()
+    );
+    assert!(back.runs[0].summary.grad_norm_ratio.is_nan());
+    let diverged = back
+        .runs
+        .iter()
+        .flat_map(|r| &r.train.as_ref().unwrap().steps);
+    assert!(
+        diverged.clone().any(|s| s.loss.is_nan()),
+        "the synthetic sweep has a diverged run"
+    );
+    // Learning time: the first recorded step at or below the threshold.
+    let t = back.runs[0].train.as_ref().unwrap();
+    assert_eq!(t.steps_to(f64::INFINITY), Some(0));
+    assert_eq!(t.steps_to(-1.0), None);
+}

@@ -94,8 +94,12 @@ pub fn validate(
             None => None,
         };
         let mark = if fits.is_some() { "✗" } else { "✓" };
+        let state = match run.model.optimizer_state_bytes() {
+            0 => String::new(),
+            b => format!(", optimizer state {}", gpu::human_bytes(b)),
+        };
         out!(
-            "  {mark} {} {:<40} {:>10} (largest: {} {}) ~{:.2} GFLOP",
+            "  {mark} {} {:<40} {:>10} (largest: {} {}{state}) ~{:.2} GFLOP",
             r.id,
             r.label,
             gpu::human_bytes(total),

@@ -71,6 +71,44 @@ fn range(v: Option<&Value>) -> Option<[u64; 2]> {
     Some([a.first()?.as_u64()?, a.get(1)?.as_u64()?])
 }
 
+/// Training covers linear stacks: the per-step records, the unit symmetry
+/// and the muP multipliers are defined per layer, and residual stacks
+/// (`network.block: "residual"`) have no tested training path yet.
+fn check_trainable(c: &mut Checker, v: &View) {
+    let residual = (v.valid("network").and_then(|n| n.get("block")))
+        .and_then(Value::as_str)
+        .is_some_and(|b| b == "residual");
+    if residual && v.given("train").is_some() {
+        c.push(
+            &v.at("train"),
+            "training residual stacks (network.block \"residual\") is not supported yet; \
+             remove \"train\" or train a linear stack",
+        );
+    }
+}
+
+/// Cross-entropy classifies into the output width's classes: at least 2.
+fn check_classes(c: &mut Checker, v: &View) {
+    let ce = v.valid("loss").is_some_and(|l| {
+        l.as_str().or_else(|| l.get("name").and_then(Value::as_str)) == Some("cross_entropy")
+    });
+    let Some(net) = v.valid("network").filter(|_| ce) else {
+        return;
+    };
+    let (out, field) = match (net.get("widths"), net.get("width")) {
+        (Some(w), _) => (w.as_array().and_then(|a| a.last()?.as_u64()), "widths"),
+        (None, Some(w)) => (w.as_u64(), "width"),
+        _ => return,
+    };
+    if let Some(n) = out.filter(|n| *n < 2) {
+        let msg = format!(
+            "cross_entropy needs at least 2 classes, and the classes are the output width, here {n}; \
+             make the last layer at least 2 wide (network.{field}) or use \"mse\""
+        );
+        c.push(&v.at("loss"), msg);
+    }
+}
+
 /// The network's number of layers, when `network` is valid.
 fn network_depth(v: &View) -> Option<u64> {
     let net = v.valid("network")?;
@@ -270,6 +308,8 @@ fn check_sequences(c: &mut Checker, v: &View, net: &Value) {
 pub(super) fn check_run(c: &mut Checker, v: &View) {
     check_layer_indices(c, v);
     check_jacobian(c, v);
+    check_classes(c, v);
+    check_trainable(c, v);
     let Some(net) = v.valid("network") else {
         return;
     };

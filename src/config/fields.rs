@@ -97,7 +97,7 @@ static RUN_FIELDS: Obj = Obj {
             "loss",
             LOSS_TY,
             Default(Lit::Str("mean")),
-            "the loss whose gradient is backpropagated: `mean`, `mean_square`, `sum`, or `{\"name\": \"mse\", \"target\": ...}`",
+            "the loss whose gradient is backpropagated: `mean`, `mean_square`, `sum`, `cross_entropy`, or `{\"name\": \"mse\", \"target\": ...}`",
         ),
         Field::new(
             "stats",
@@ -110,6 +110,12 @@ static RUN_FIELDS: Obj = Obj {
             Ty::Obj(&JACOBIAN),
             Optional,
             "the input-output Jacobian's singular value spectrum, exact in product form (see Jacobian)",
+        ),
+        Field::new(
+            "train",
+            Ty::Obj(&super::train_fields::TRAIN),
+            Optional,
+            "optimizer steps after the step at init (see Training); absent: the step at init only",
         ),
     ],
     check: Some(check_run),
@@ -333,7 +339,7 @@ static TARGET: EnumTy = EnumTy {
     names: Names::Fixed(&["gaussian", "teacher"]),
 };
 
-static LOSSES: [Case; 4] = [
+static LOSSES: [Case; 5] = [
     Case::new("mean", &[], "output.mean()"),
     Case::new("mean_square", &[], "(output**2).mean()"),
     Case::new(
@@ -347,6 +353,11 @@ static LOSSES: [Case; 4] = [
         "((output - target)**2).mean()",
     ),
     Case::new("sum", &[], "output.sum()"),
+    Case::new(
+        "cross_entropy",
+        &[],
+        "F.cross_entropy(output, labels), labels = argmax of a random linear teacher; classes = the output width (>= 2)",
+    ),
 ];
 
 static STATS: Obj = Obj {

@@ -10,6 +10,7 @@ mod checks;
 mod fields;
 mod residual;
 mod residual_fields;
+mod train_fields;
 
 pub use crate::init::{Gain, Init};
 pub use fields::{LOSS_TY, MAX_DEPTH, MAX_DIM, RUN};
@@ -17,6 +18,7 @@ pub use residual::{
     ATTN_SCALE_RULES, AttentionCfg, AttnScaleRule, AttnScaleSetting, BlockKind, EmbeddingCfg,
     NormName, NormPlace, ParamOverrideCfg, Positions, SCALE_RULES, ScaleRule, ScaleSetting,
 };
+pub use train_fields::OPTIMIZERS;
 
 use crate::activation::Activation;
 use crate::registry;
@@ -153,6 +155,17 @@ pub enum Loss {
     Mse { target: Target },
     /// `output.sum()`.
     Sum,
+    /// `F.cross_entropy(output, labels)` (mean over rows), the labels being
+    /// the argmax of a random linear teacher of the input (the `teacher`
+    /// target's logits), so the task is learnable.
+    CrossEntropy,
+}
+
+impl Loss {
+    /// Whether the loss compares the output with a target tensor.
+    pub fn has_target(self) -> bool {
+        matches!(self, Loss::Mse { .. } | Loss::CrossEntropy)
+    }
 }
 
 /// Thresholds of the per-run diagnosis; defaults from the classic debugging guide.
@@ -200,6 +213,10 @@ pub struct RunConfig {
     /// config hashes of runs without it do not change).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jacobian: Option<JacobianOptions>,
+    /// Optimizer steps after the step at init; absent (and not echoed) for
+    /// a single step at init, so older runs keep their config hashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<crate::train::TrainConfig>,
 }
 
 /// Which Jacobian spectra a run reports.
@@ -317,6 +334,7 @@ mod loss_repr {
             Loss::Mean => s.serialize_str("mean"),
             Loss::MeanSquare => s.serialize_str("mean_square"),
             Loss::Sum => s.serialize_str("sum"),
+            Loss::CrossEntropy => s.serialize_str("cross_entropy"),
             Loss::Mse { .. } => l.serialize(s),
         }
     }

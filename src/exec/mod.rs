@@ -10,6 +10,7 @@ pub mod loss;
 pub mod lsuv;
 mod ops;
 mod tensors;
+pub mod train;
 
 use crate::config::RunSpec;
 use crate::gpu::{Gpu, GpuError};
@@ -18,8 +19,10 @@ use crate::kernels::reduce::{self, Item};
 use crate::kernels::units;
 use crate::model::memory::Limits;
 use crate::model::records::HeadSummary;
-use crate::model::{ActId, Model, ParamId, StatKey, StatSource};
-use crate::results::{BlockRecord, LayerRecord, LsuvRecord, TensorRecord, TensorStats};
+use crate::model::{ActId, Model, ParamId, StatKey, StatRequest, StatSource};
+use crate::results::{
+    BlockRecord, LayerRecord, LsuvRecord, TensorRecord, TensorStats, TrainRecord,
+};
 use crate::rng::{Draw, Role, Stream};
 use ops::{Backward, Cx};
 use std::path::Path;
@@ -59,14 +62,17 @@ pub struct RunOptions<'a> {
     pub base_dir: Option<&'a Path>,
 }
 
+/// A tensor read back: (export key, shape, values).
+pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
+
 /// Tensors read back for export: each parameter by its export key, in
 /// model order, then the input.
 #[derive(Debug, Clone, Default)]
 pub struct Tensors {
-    /// (export key, shape, values).
-    pub params: Vec<(String, Vec<usize>, Vec<f32>)>,
+    pub params: Vec<NamedTensor>,
     pub input: Vec<f32>,
-    /// The target of an `mse` loss: (batch, output width).
+    /// The loss's target (shape, values): the regression target, or the
+    /// cross-entropy class labels (as f32, shape (batch,)).
     pub target: Option<(Vec<usize>, Vec<f32>)>,
 }
 
@@ -99,6 +105,9 @@ pub struct RunOutput {
     pub tensors: Option<Tensors>,
     /// The Jacobian spectrum, when the run asks for it.
     pub jacobian: Option<crate::results::jacobian::JacobianRecord>,
+    /// The recorded training steps (runs with `train`).
+    pub train: Option<TrainRecord>,
+    pub train_ms: Option<f64>,
 }
 
 /// The statistics of one step.
@@ -120,6 +129,9 @@ pub struct Session<'s> {
     model: &'s Model,
     bufs: Buffers,
     lsuv: Vec<Option<LsuvRecord>>,
+    /// The Philox key and repeat (fresh training batches draw from them).
+    seed: u64,
+    repeat: u32,
     /// Wall-clock milliseconds of allocation, initialization and LSUV.
     pub init_ms: f64,
 }
@@ -158,9 +170,12 @@ impl<'s> Session<'s> {
             model,
             bufs,
             lsuv: Vec::new(),
+            seed,
+            repeat,
             init_ms: 0.0,
         };
         session.lsuv = session.run_lsuv()?;
+        session.scale_params()?;
         gpu.wait()?;
         session.init_ms = t0.elapsed().as_secs_f64() * 1e3;
         Ok(session)
@@ -227,17 +242,22 @@ impl<'s> Session<'s> {
         self.encode_backward(&mut enc)?;
         let stats = self.reduce(&mut enc)?;
         gpu.submit("forward/backward/statistics", enc)?;
-        let all = stats.read(gpu)?;
+        let (all, summaries) = stats.read_with_attention(gpu)?;
         let step_ms = t1.elapsed().as_secs_f64() * 1e3;
-        let (all, summaries) = all;
-        let mut r = crate::model::records::collect(self.model, all, self.lsuv.clone());
-        crate::model::records::attention_records(self.model, &mut r.blocks, &summaries);
-        let (out, grad_out) = match (&r.output, r.layers.last()) {
-            (Some((v, g)), _) => (v, g),
-            (None, Some(last)) => (&last.act, &last.grad_act),
-            (None, None) => return Err(ExecError::Config("the network has no layers".into())),
-        };
-        let loss = loss::value(self.model.loss, out, grad_out);
+        let mut out = self.step_output(all, step_ms)?;
+        crate::model::records::attention_records(self.model, &mut out.blocks, &summaries);
+        Ok(out)
+    }
+
+    /// The records of a step whose every statistic was reduced.
+    fn step_output(
+        &self,
+        all: Vec<(StatKey, TensorStats)>,
+        step_ms: f64,
+    ) -> Result<StepOutput, ExecError> {
+        let loss = loss::value_of(self.model, &all)
+            .ok_or_else(|| ExecError::Config("the network has no output statistics".into()))?;
+        let r = crate::model::records::collect(self.model, all, self.lsuv.clone());
         Ok(StepOutput {
             input: r.input,
             layers: r.layers,
@@ -252,21 +272,31 @@ impl<'s> Session<'s> {
 
     /// Records the reduction of every requested statistic.
     fn reduce(&self, enc: &mut wgpu::CommandEncoder) -> Result<PendingStats, GpuError> {
+        let all: Vec<&StatRequest> = self.model.stats.iter().collect();
+        self.reduce_requests(enc, &all, true)
+    }
+
+    /// Records the reduction of `requests` (histograms only with `histograms`).
+    fn reduce_requests(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        requests: &[&StatRequest],
+        histograms: bool,
+    ) -> Result<PendingStats, GpuError> {
         let model = self.model;
-        let items: Vec<Item<'_>> = model
-            .stats
+        let items: Vec<Item<'_>> = requests
             .iter()
-            .map(|r| self.item(r.source, r.histogram))
+            .map(|r| self.item(r.source, r.histogram && histograms))
             .collect::<Result<_, _>>()?;
         let (sat, bins) = (model.saturation_threshold as f32, model.histogram_bins);
         let bufs = reduce::encode_reduce(self.gpu, enc, &items, sat, bins)?;
-        let (dead, dead_of) = self.dead_units(enc)?;
+        let (dead, dead_of) = self.dead_units(enc, requests)?;
         let attention = ops::attention::encode_summaries(self.gpu, enc, model, &self.bufs)?;
         Ok(PendingStats {
             attention,
             bufs,
-            keys: model.stats.iter().map(|r| r.key.clone()).collect(),
-            activation: model.stats.iter().map(|r| r.activation).collect(),
+            keys: requests.iter().map(|r| r.key.clone()).collect(),
+            activation: requests.iter().map(|r| r.activation).collect(),
             dead,
             dead_of,
         })
@@ -277,11 +307,12 @@ impl<'s> Session<'s> {
     fn dead_units(
         &self,
         enc: &mut wgpu::CommandEncoder,
+        requests: &[&StatRequest],
     ) -> Result<(units::DeadUnits, Vec<usize>), GpuError> {
         let b = &self.bufs;
         let mut items = Vec::new();
         let mut of = Vec::new();
-        for (i, r) in self.model.stats.iter().enumerate() {
+        for (i, r) in requests.iter().enumerate() {
             if let (true, StatSource::Act(id)) = (r.activation, r.source) {
                 let t = &b.acts[id.0];
                 let chunks = b
@@ -321,18 +352,36 @@ impl<'s> Session<'s> {
         })
     }
 
-    /// Reads the parameters and the input back (for `--export-weights`).
-    pub fn tensors(&self) -> Result<Tensors, GpuError> {
+    /// Reads every parameter (or, with `grads`, its gradient) back by
+    /// export key: (key, shape, values).
+    fn read_params(&self, grads: bool) -> Result<Vec<NamedTensor>, GpuError> {
         let (gpu, m) = (self.gpu, self.model);
         let mut params = Vec::with_capacity(m.params.len());
         for (i, p) in m.params.iter().enumerate() {
-            let v = gpu.read(&p.label, &self.bufs.params[i], 0, p.len())?;
-            params.push((p.name.clone(), p.shape(), v));
+            let (label, buf) = if grads {
+                (&p.grad_label, &self.bufs.param_grads[i])
+            } else {
+                (&p.label, &self.bufs.params[i])
+            };
+            params.push((p.name.clone(), p.shape(), gpu.read(label, buf, 0, p.len())?));
         }
+        Ok(params)
+    }
+
+    /// Reads the parameter gradients of the last step back by export key
+    /// (after `train`, the gradients at the last step, which no update follows).
+    pub fn gradients(&self) -> Result<Vec<NamedTensor>, GpuError> {
+        self.read_params(true)
+    }
+
+    /// Reads the parameters, the input and the target back (for `--export-weights`).
+    pub fn tensors(&self) -> Result<Tensors, GpuError> {
+        let (gpu, m) = (self.gpu, self.model);
+        let params = self.read_params(false)?;
         let n = m.batch * m.act(m.input).cols;
         let input = gpu.read("input", &self.bufs.acts[m.input.0].buf, 0, n)?;
-        let out = m.act(m.output).cols;
-        let target = self.read_target()?.map(|t| (vec![m.batch, out], t));
+        let cols = self.bufs.target.as_ref().map_or(0, |t| t.cols);
+        let target = (self.read_target()?).map(|v| loss::export_target(m.loss, m.batch, cols, v));
         Ok(Tensors {
             params,
             input,
@@ -366,7 +415,8 @@ impl<'s> Session<'s> {
             .read(&p.grad_label, self.bufs.param_grad(id), 0, p.len())
     }
 
-    /// Reads the target of an `mse` loss back; `None` for other losses.
+    /// Reads the loss's target rows back (cross-entropy: the teacher's
+    /// logits, whose argmax are the labels); `None` for losses without one.
     pub fn read_target(&self) -> Result<Option<Vec<f32>>, GpuError> {
         let Some(t) = &self.bufs.target else {
             return Ok(None);
@@ -398,8 +448,16 @@ struct PendingStats {
 }
 
 impl PendingStats {
+    /// The statistics by key.
+    fn read(self, gpu: &Gpu) -> Result<Vec<(StatKey, TensorStats)>, GpuError> {
+        self.read_with_attention(gpu).map(|(all, _)| all)
+    }
+
     /// The statistics by key, and the attention summaries (heads per op).
-    fn read(self, gpu: &Gpu) -> Result<(Vec<(StatKey, TensorStats)>, Vec<HeadSummary>), GpuError> {
+    fn read_with_attention(
+        self,
+        gpu: &Gpu,
+    ) -> Result<(Vec<(StatKey, TensorStats)>, Vec<HeadSummary>), GpuError> {
         let mut all = reduce::read_stats(gpu, &self.bufs, &self.activation)?;
         for (f, i) in self.dead.read(gpu)?.into_iter().zip(self.dead_of) {
             all[i].dead_unit_fraction = Some(f);
@@ -435,15 +493,27 @@ pub fn run_model(
     keep_tensors: bool,
 ) -> Result<RunOutput, ExecError> {
     let session = Session::new(gpu, model, spec.seed, spec.repeat)?;
-    let out = session.step()?;
+    // The Jacobian reads the step's pre-activations at init, so it comes
+    // before any update (a training run then repeats that step: same weights,
+    // same records).
     let jacobian = match &model.jacobian {
-        Some(opts) => Some(session.jacobian_record(opts)?),
+        Some(opts) => {
+            session.step()?;
+            Some(session.jacobian_record(opts)?)
+        }
         None => None,
     };
+    // The initial tensors, before any update.
     let tensors = if keep_tensors {
         Some(session.tensors()?)
     } else {
         None
+    };
+    let (out, train, train_ms) = if model.train.is_some() {
+        let t = session.train()?;
+        (t.first, Some(t.record), Some(t.train_ms))
+    } else {
+        (session.step()?, None, None)
     };
     Ok(RunOutput {
         layers: out.layers,
@@ -457,5 +527,7 @@ pub fn run_model(
         step_ms: out.step_ms,
         tensors,
         jacobian,
+        train,
+        train_ms,
     })
 }

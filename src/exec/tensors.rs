@@ -45,6 +45,10 @@ pub(crate) struct Buffers {
     /// Gradients kept only for one chunk, per slot (`GradStore::Scratch`).
     pub scratch: Vec<wgpu::Buffer>,
     pub target: Option<Act>,
+    /// The teacher's weights (teacher targets and cross-entropy labels).
+    pub teacher: Option<wgpu::Buffer>,
+    /// Each parameter's optimizer state tensors (empty without training).
+    pub state: Vec<Vec<wgpu::Buffer>>,
     /// Every buffer above with its label, to hand back to the pool.
     pub owned: Vec<(String, wgpu::Buffer)>,
 }
@@ -139,9 +143,18 @@ pub(crate) fn alloc(gpu: &Gpu, model: &Model, with_target: bool) -> Result<Buffe
     }
     let mut params = Vec::with_capacity(model.params.len());
     let mut param_grads = Vec::with_capacity(model.params.len());
+    let mut state = Vec::with_capacity(model.params.len());
     for p in &model.params {
         params.push(a.buf(&p.label, p.len(), false)?);
         param_grads.push(a.buf(&p.grad_label, p.len(), false)?);
+        let labels = model.train.as_ref().map(|t| t.state_labels(p));
+        state.push(
+            labels
+                .unwrap_or_default()
+                .iter()
+                .map(|l| a.buf(l, p.len(), false))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
     }
     let mut scratch = Vec::new();
     for slot in 0..model.scratch_slots() {
@@ -154,6 +167,12 @@ pub(crate) fn alloc(gpu: &Gpu, model: &Model, with_target: bool) -> Result<Buffe
     } else {
         None
     };
+    let teacher = if super::loss::has_teacher(model.loss) {
+        let fan_in = model.act(model.input).cols;
+        Some(a.buf("teacher weight", out * fan_in, false)?)
+    } else {
+        None
+    };
     Ok(Buffers {
         batch,
         chunk,
@@ -163,6 +182,8 @@ pub(crate) fn alloc(gpu: &Gpu, model: &Model, with_target: bool) -> Result<Buffe
         param_grads,
         scratch,
         target,
+        teacher,
+        state,
         owned: a.owned,
     })
 }

@@ -200,6 +200,27 @@ impl Gpu {
             self.queue.submit([enc.finish()]);
         })
     }
+
+    /// Submits like [`Gpu::submit`] and returns the submission, to wait
+    /// for it later ([`Gpu::wait_for`]) while the next one is recorded.
+    pub fn submit_tracked(
+        &self,
+        what: &str,
+        enc: wgpu::CommandEncoder,
+    ) -> Result<wgpu::SubmissionIndex, GpuError> {
+        self.scoped(what, || self.queue.submit([enc.finish()]))
+    }
+
+    /// Blocks until submission `index` is done.
+    pub fn wait_for(&self, index: wgpu::SubmissionIndex) -> Result<(), GpuError> {
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: None,
+            })
+            .map(|_| ())
+            .map_err(|e| GpuError::Device(format!("waiting for the GPU: {e}")))
+    }
 }
 
 /// A byte range of a buffer bound as one storage binding: a whole tensor, or

@@ -39,6 +39,10 @@ pub enum Shader {
     Loss,
     /// Statistics reductions and histograms.
     Reduce,
+    /// Optimizer updates (SGD, Adam, AdamW).
+    Optim,
+    /// Unit symmetry of a layer (duplicated rows).
+    Symmetry,
     /// LayerNorm and RMSNorm forward and backward.
     Norm,
     /// The residual stream's scale and add (forward and backward).
@@ -67,6 +71,8 @@ impl Shader {
             Shader::Activation => "activation.wgsl",
             Shader::Loss => "loss.wgsl",
             Shader::Reduce => "reduce.wgsl",
+            Shader::Optim => "optim.wgsl",
+            Shader::Symmetry => "symmetry.wgsl",
             Shader::Norm => "norm.wgsl",
             Shader::Residual => "residual.wgsl",
             Shader::Embed => "embed.wgsl",
@@ -89,6 +95,8 @@ impl Shader {
             Shader::Activation => include_str!("../../shaders/activation.wgsl"),
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),
             Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
+            Shader::Optim => include_str!("../../shaders/optim.wgsl"),
+            Shader::Symmetry => include_str!("../../shaders/symmetry.wgsl"),
             Shader::Norm => include_str!("../../shaders/norm.wgsl"),
             Shader::Residual => include_str!("../../shaders/residual.wgsl"),
             Shader::Embed => include_str!("../../shaders/embed.wgsl"),

@@ -37,3 +37,24 @@ pub fn encode_loss_kernel(
     gpu.dispatch_pass(enc, entry, &pipe, &group, threads.div_ceil(WG));
     Ok(())
 }
+
+/// Records `buf[..n] *= scale` in place.
+pub fn encode_scale(
+    gpu: &Gpu,
+    enc: &mut wgpu::CommandEncoder,
+    buf: &wgpu::Buffer,
+    n: usize,
+    scale: f32,
+) -> Result<(), GpuError> {
+    let p = LossParams {
+        n: n as u32,
+        kind: 0,
+        rows: 0,
+        cols: 0,
+        scale,
+        total: 0,
+        pad: [0; 2],
+    };
+    let threads = (n as u32).div_ceil(EPT);
+    encode_loss_kernel(gpu, enc, "scale_inplace", p, &[(3, buf.into())], threads)
+}

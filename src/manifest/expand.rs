@@ -55,9 +55,12 @@ fn strip_nulls(v: &mut Value) {
 
 /// Merges `v` in at the dotted path `segs`, creating objects on the way. A
 /// string on the way (`"loss": "mse"`) becomes `{"name": ...}` so that a
-/// field such as `loss.target` can be set inside it.
+/// field such as `loss.target` can be set inside it. An absent object on
+/// the way starts as its table default (`train.optimizer.lr` without an
+/// optimizer sets the lr of the default `{"name": "adam"}`).
 fn set_path(root: &mut Value, segs: &[String], v: &Value) -> Result<(), String> {
     let mut cur = root;
+    let mut ty = Some(RUN);
     for (n, seg) in segs.iter().enumerate() {
         if let Value::String(s) = cur {
             *cur = Value::Object(Map::from_iter([(
@@ -71,7 +74,13 @@ fn set_path(root: &mut Value, segs: &[String], v: &Value) -> Result<(), String> 
                 "cannot set \"{seg}\" inside \"{at}\", which is not an object here"
             ));
         };
-        cur = m.entry(seg.clone()).or_insert(Value::Null);
+        let field = ty.and_then(|t| field_of(&t, m, seg));
+        ty = field.map(|f| f.ty);
+        let default = || match field.and_then(registry::Field::default_value) {
+            Some(d) if n + 1 < segs.len() => d,
+            _ => Value::Null,
+        };
+        cur = m.entry(seg.clone()).or_insert_with(default);
     }
     if cur.is_null() {
         *cur = v.clone()
@@ -79,6 +88,23 @@ fn set_path(root: &mut Value, segs: &[String], v: &Value) -> Result<(), String> 
         merge(cur, v)
     }
     Ok(())
+}
+
+/// The table entry of field `seg` of the object `m` of type `ty`: an
+/// object's field, or a parameter of the union case `m` names.
+fn field_of(
+    ty: &registry::Ty,
+    m: &Map<String, Value>,
+    seg: &str,
+) -> Option<&'static registry::Field> {
+    match ty {
+        registry::Ty::Obj(o) => o.field(seg),
+        registry::Ty::Union(u, _) => {
+            let case = u.case(m.get(u.tag)?.as_str()?)?;
+            case.fields.iter().find(|f| f.name == seg)
+        }
+        _ => None,
+    }
 }
 
 /// A value merged into an arm: where it sits in the manifest (`origin`) and

@@ -5,8 +5,8 @@
 //! need to be right within a factor of two, not exactly.
 //!
 //! New ops state their cost in [`Op::flops`] (the match is exhaustive on
-//! purpose, so an op cannot be added without one); new kinds of work (training
-//! steps, a Jacobian) extend [`Model::cost`].
+//! purpose, so an op cannot be added without one); new kinds of work (a
+//! Jacobian) extend [`Model::cost`], as the training steps do.
 
 use super::{Model, Op, StatSource};
 use crate::init::{Component, Sampler};
@@ -40,6 +40,14 @@ const DISPATCH_FLOPS: u64 = 1_500_000;
 /// op forward and reduces its output (the ops before it run once).
 const LSUV_ITERATIONS: u64 = 4;
 
+/// One optimizer update per parameter element: Adam reads the gradient,
+/// both moments and the weight, and writes three of them (about 15 flops
+/// and 7 memory accesses); SGD with momentum about half of that. One figure
+/// for all: the shards need ratios within a factor of two.
+const UPDATE_FLOPS: u64 = 16;
+/// Per recorded training step: the readback and the host's bookkeeping.
+const RECORD_OVERHEAD: u64 = 2 * DISPATCH_FLOPS;
+
 /// The estimated work of one run, in flop-equivalents.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Cost {
@@ -47,6 +55,9 @@ pub struct Cost {
     pub init: u64,
     /// One forward and backward step with its statistics.
     pub step: u64,
+    /// The training steps after step 0 (updates, their forward and backward
+    /// passes, fresh batches and the records); 0 without a `train` block.
+    pub train: u64,
 }
 
 impl Cost {
@@ -55,6 +66,7 @@ impl Cost {
         RUN_OVERHEAD
             .saturating_add(self.init)
             .saturating_add(self.step)
+            .saturating_add(self.train)
     }
 }
 
@@ -150,6 +162,7 @@ impl Model {
         Cost {
             init,
             step: ops + reduced + self.jacobian_cost(),
+            train: self.train_cost(ops),
         }
     }
 
@@ -180,6 +193,42 @@ impl Model {
             .sum();
         j.inputs as u64 * per_input
     }
+
+    /// Work of the training steps 1..=steps: per step one forward and
+    /// backward pass (`ops`), an update of every parameter and, with fresh
+    /// data, a new input batch; per record the reductions of the recorded
+    /// statistics, the update norms and the symmetry count.
+    fn train_cost(&self, ops: u64) -> u64 {
+        let Some(tr) = &self.train else {
+            return 0;
+        };
+        let (b, steps) = (self.batch as u64, u64::from(tr.config.steps));
+        let updates: u64 = (self.params.iter())
+            .map(|p| UPDATE_FLOPS * p.len() as u64 + DISPATCH_FLOPS)
+            .sum();
+        let data = match tr.config.data {
+            crate::train::DataMode::Fixed => 0,
+            crate::train::DataMode::Fresh => {
+                2 * DRAW_FLOPS * b * self.act(self.input).cols as u64 + 2 * DISPATCH_FLOPS
+            }
+        };
+        let reduced: u64 = (self.stats.iter())
+            .filter(|s| super::train::in_train_record(&s.key))
+            .map(|s| match s.source {
+                StatSource::Act(a) | StatSource::Grad(a) => b * self.act(a).cols as u64,
+                StatSource::Param(p) | StatSource::ParamGrad(p) => self.param(p).len() as u64,
+            })
+            .map(|elems| elems * REDUCE_FLOPS + DISPATCH_FLOPS)
+            .sum();
+        // Norms of each unit's weight and update, and the symmetry signatures.
+        let units: u64 = (self.train_units().iter())
+            .map(|u| 3 * REDUCE_FLOPS * self.param(u.weight).len() as u64 + 4 * DISPATCH_FLOPS)
+            .sum();
+        let records = steps / u64::from(tr.config.every()) + 1;
+        steps
+            .saturating_mul(ops + updates + data)
+            .saturating_add(records.saturating_mul(reduced + units + RECORD_OVERHEAD))
+    }
 }
 
 #[cfg(test)]
@@ -188,10 +237,11 @@ mod tests {
     use serde_json::json;
 
     fn model(network: serde_json::Value, init: serde_json::Value) -> super::Model {
-        let config = serde_json::from_value(json!({
-            "network": network, "init": init, "input": {"batch": 256}
-        }))
-        .expect("config");
+        model_of(json!({"network": network, "init": init, "input": {"batch": 256}}))
+    }
+
+    fn model_of(config: serde_json::Value) -> super::Model {
+        let config = serde_json::from_value(config).expect("config");
         let spec = RunSpec {
             id: "r000".into(),
             label: "x".into(),
@@ -219,5 +269,29 @@ mod tests {
         assert!(deep.step > 3 * small.step, "{deep:?} vs {small:?}");
         assert_eq!(wide.step, ortho.step, "init does not change the step");
         assert!(ortho.init > 10 * wide.init, "{ortho:?} vs {wide:?}");
+    }
+
+    #[test]
+    fn training_costs_about_one_step_per_update() {
+        let net = json!({"input_dim": 128, "width": 128, "depth": 4});
+        let config = |train: Option<serde_json::Value>| {
+            let mut c = json!({"network": net, "input": {"batch": 256}, "loss": {"name": "mse"}});
+            if let Some(t) = train {
+                c["train"] = t;
+            }
+            c
+        };
+        let plain = model_of(config(None)).cost();
+        assert_eq!(plain.train, 0);
+        let t = |steps: u32| {
+            let train = json!({"steps": steps, "optimizer": {"name": "adam"}, "record_every": 10});
+            model_of(config(Some(train))).cost()
+        };
+        let (t10, t100) = (t(10), t(100));
+        assert_eq!(t10.step, plain.step, "step 0 is the step at init");
+        // Each update costs at least its forward and backward pass.
+        assert!(t10.train > 10 * plain.step / 2, "{t10:?} vs {plain:?}");
+        assert!(t100.train > 9 * t10.train && t100.train < 11 * t10.train);
+        assert!(t100.total() > 50 * plain.total() / 2);
     }
 }

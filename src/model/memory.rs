@@ -158,6 +158,9 @@ impl Model {
             let n = p.len() as u64;
             v.push(t(&p.label, n, Driver::Width));
             v.push(t(&p.grad_label, n, Driver::Width));
+            for label in self.train.iter().flat_map(|tr| tr.state_labels(p)) {
+                v.push(t(&label, n, Driver::Width));
+            }
         }
         v.extend(orthogonal_scratch(self, limits));
         let part = self.params.iter().flat_map(|p| &p.parts).map(Param::len);
@@ -182,15 +185,42 @@ impl Model {
                 v.push(t("positions", seq as u64 * dim, Driver::Width));
             }
         }
-        if let Loss::Mse { target } = self.loss {
+        if self.loss.has_target() {
             let out = self.act(self.output).cols as u64;
             v.push(t("target", b * out, Driver::Batch));
-            if target == Target::Teacher {
+            let teacher = matches!(
+                self.loss,
+                Loss::Mse {
+                    target: Target::Teacher
+                } | Loss::CrossEntropy
+            );
+            if teacher {
                 let fan_in = self.act(self.input).cols as u64;
                 v.push(t("teacher weight", out * fan_in, Driver::Width));
             }
         }
+        if self.train.is_some() {
+            // The symmetry signatures (a vec4 per unit) and counters.
+            let rows = self.params.iter().map(|p| p.rows).max().unwrap_or(1) as u64;
+            v.push(t("symmetry signatures", 4 * rows, Driver::Width));
+            v.push(t(
+                "symmetry counts",
+                self.layers.len() as u64,
+                Driver::Width,
+            ));
+        }
         v
+    }
+
+    /// The bytes of optimizer state in the plan (shown by `validate`).
+    pub fn optimizer_state_bytes(&self) -> u64 {
+        let Some(tr) = &self.train else {
+            return 0;
+        };
+        self.params
+            .iter()
+            .map(|p| tr.state_labels(p).len() as u64 * p.len() as u64 * 4)
+            .sum()
     }
 
     /// Refuses a run whose tensors exceed `limits`, before allocating;

@@ -15,6 +15,7 @@ pub mod glob;
 pub mod memory;
 pub mod records;
 pub mod residual;
+pub mod train;
 
 use crate::activation::Activation;
 use crate::config::Loss;
@@ -234,6 +235,8 @@ pub enum StatKey {
     Input,
     /// A field of layer `i` of a linear stack.
     Layer(usize, LayerField),
+    /// The per-row loss (cross-entropy): its mean is the loss.
+    Loss,
     /// A field of residual block `i`.
     Block(usize, BlockField),
     /// The value or gradient of a parameter (`tensors[]`).
@@ -296,6 +299,8 @@ pub struct Model {
     pub histogram_bins: u32,
     /// The layers of a linear stack, for the records and the theory.
     pub layers: Vec<LayerInfo>,
+    /// Optimizer steps after step 0 (`None`: today's single step).
+    pub train: Option<train::TrainPlan>,
     /// The architecture and blocks of a residual stack (`None`: linear).
     pub residual: Option<residual::Residual>,
     /// The input drawn as token embeddings instead of from `input_sampler`.

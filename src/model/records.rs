@@ -2,7 +2,9 @@
 //! results schema's records.
 
 use super::{BlockField, LayerField, Model, StatKey, TensorField};
-use crate::results::{BlockRecord, LayerRecord, LsuvRecord, TensorRecord, TensorStats};
+use crate::results::{
+    BlockRecord, LayerRecord, LsuvRecord, TensorRecord, TensorStats, TrainLayerRecord, UpdateRecord,
+};
 
 /// Every record of one step.
 #[derive(Debug, Clone, Default)]
@@ -63,6 +65,8 @@ pub fn collect(
             StatKey::Output(false) => out.0 = Some(s),
             StatKey::Output(true) => out.1 = Some(s),
             StatKey::StreamIn => r.stream_in = Some(s),
+            // The per-row cross-entropy: only the loss value reads it.
+            StatKey::Loss => {}
         }
     }
     if let (Some(v), Some(g)) = out {
@@ -219,4 +223,48 @@ impl HeadSummary {
             count: f64::from(v[3]),
         }
     }
+}
+
+/// What a recorded training step measured besides the statistics, per
+/// layer index: the update that led to it and the unit symmetry.
+#[derive(Debug, Clone, Default)]
+pub struct StepExtras {
+    pub updates: Vec<(usize, UpdateRecord)>,
+    pub symmetry: Vec<(usize, f64)>,
+}
+
+/// One training record per layer of a linear stack from a step's
+/// statistics (only the fields of `train::in_train_record` are read).
+pub fn train_layer_records(
+    model: &Model,
+    stats: &[(StatKey, TensorStats)],
+    extras: &StepExtras,
+) -> Vec<TrainLayerRecord> {
+    let find = |i: usize, f: LayerField| {
+        stats
+            .iter()
+            .find(|(k, _)| *k == StatKey::Layer(i, f))
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default()
+    };
+    model
+        .layers
+        .iter()
+        .map(|l| TrainLayerRecord {
+            index: l.index,
+            act: find(l.index, LayerField::Act),
+            grad_weight: find(l.index, LayerField::GradWeight),
+            grad_act: find(l.index, LayerField::GradAct),
+            update: extras
+                .updates
+                .iter()
+                .find(|(i, _)| *i == l.index)
+                .map_or_else(UpdateRecord::default, |(_, u)| *u),
+            symmetry: extras
+                .symmetry
+                .iter()
+                .find(|(i, _)| *i == l.index)
+                .map_or(0.0, |(_, s)| *s),
+        })
+        .collect()
 }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Files the page links to when they are present in the output folder.
-const DATA_FILES: [(&str, &str); 5] = [
+const DATA_FILES: [(&str, &str); 6] = [
     ("results.json", "all statistics (schema in the README)"),
     ("summary.csv", "one row per run"),
     (
@@ -21,6 +21,10 @@ const DATA_FILES: [(&str, &str); 5] = [
     (
         "tensors.csv",
         "every parameter's value and gradient statistics (residual stacks)",
+    ),
+    (
+        "steps.csv",
+        "every recorded training value (loss, per-layer statistics, updates) by step, long format",
     ),
 ];
 
@@ -115,6 +119,7 @@ fn render(doc: &ResultsDoc, figures: &[Figure], sources: &[String], present: &[&
         );
     }
     summary_table(&mut h, &doc.runs);
+    training_table(&mut h, &doc.runs);
     for (f, src) in figures.iter().zip(sources) {
         // An embedded image is not linked: the link would double the page.
         let img = format!("<img src=\"{src}\" alt=\"{}\">", esc(&f.title));
@@ -253,6 +258,45 @@ fn summary_table(h: &mut String, runs: &[RunResult]) {
             s.nan_count,
             s.inf_count,
             badges(&s.diagnosis)
+        );
+    }
+    h.push_str("</tbody>\n</table></div>\n</section>\n");
+}
+
+/// Per training run: the loss at init and at the end, and the learning
+/// time (steps until the loss is 10% of its initial value).
+fn training_table(h: &mut String, runs: &[RunResult]) {
+    let trained: Vec<(&RunResult, &crate::results::TrainRecord)> = runs
+        .iter()
+        .filter_map(|r| Some((r, r.train.as_ref()?)))
+        .collect();
+    if trained.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<section id=\"training\">\n<h2>Training</h2>\n<div class=\"scroll\"><table>\n<thead><tr>\
+         <th>Run</th><th>Steps</th><th>Loss at init</th><th>Final loss</th>\
+         <th title=\"first recorded step with a loss at most 10% of the initial loss\">Steps to 10%</th></tr></thead>\n<tbody>\n",
+    );
+    for (r, t) in trained {
+        let (Some(first), Some(last)) = (t.steps.first(), t.steps.last()) else {
+            continue;
+        };
+        let learned = t
+            .steps_to(0.1 * first.loss)
+            .map_or_else(|| "not reached".to_string(), |k| k.to_string());
+        let bad = if last.loss.is_finite() {
+            ""
+        } else {
+            " class=\"bad\""
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"label\">{}</td><td>{}</td><td>{}</td><td{bad}>{}</td><td>{learned}</td></tr>",
+            esc(&r.label),
+            last.step,
+            num(first.loss),
+            num(last.loss),
         );
     }
     h.push_str("</tbody>\n</table></div>\n</section>\n");

@@ -16,8 +16,10 @@ mod layout;
 mod lines;
 mod panels;
 mod scale;
+mod scaling;
 mod style;
 mod sweep;
+mod training;
 
 use crate::results::ResultsDoc;
 use plotters::coord::Shift;
@@ -105,6 +107,9 @@ pub fn render_all(doc: &ResultsDoc, dir: &Path) -> Result<Vec<Figure>, PlotError
     }
     let ctx = data::Ctx::new(doc);
     let mut jobs = Vec::new();
+    // Training runs: what the network learned comes first.
+    jobs.extend(training::jobs(&ctx));
+    jobs.extend(scaling::jobs(&ctx));
     jobs.extend(sweep::jobs(&ctx));
     jobs.extend(panels::job(&ctx));
     jobs.extend(blocks::jobs(&ctx));

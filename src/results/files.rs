@@ -42,8 +42,10 @@ fn check_version(path: &Path, text: &str) -> Result<(), String> {
 }
 
 /// Writes the tidy `layers.csv` into `dir` (once a command's runs are done:
-/// it can be large, and `results.json` already holds every value), and
-/// `blocks.csv` and `tensors.csv` when a run is a residual stack.
+/// it can be large, and `results.json` already holds every value),
+/// `blocks.csv` and `tensors.csv` when a run is a residual stack, and
+/// `steps.csv` with training runs (a stale one from an earlier run of the
+/// folder is removed).
 pub fn write_tidy(dir: &Path, doc: &ResultsDoc) -> std::io::Result<PathBuf> {
     let p = dir.join("layers.csv");
     write_atomic(&p, super::tidy::layers_csv(doc).as_bytes())?;
@@ -52,6 +54,12 @@ pub fn write_tidy(dir: &Path, doc: &ResultsDoc) -> std::io::Result<PathBuf> {
         write_atomic(&dir.join("blocks.csv"), blocks.as_bytes())?;
         let tensors = super::tidy::tensors_csv(doc);
         write_atomic(&dir.join("tensors.csv"), tensors.as_bytes())?;
+    }
+    let steps = dir.join("steps.csv");
+    match super::tidy::steps_csv(doc) {
+        Some(csv) => write_atomic(&steps, csv.as_bytes())?,
+        None if steps.is_file() => std::fs::remove_file(&steps)?,
+        None => {}
     }
     Ok(p)
 }

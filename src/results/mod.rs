@@ -8,6 +8,14 @@ pub mod tidy;
 
 use serde::{Deserialize, Serialize};
 
+/// JSON has no NaN or ±Inf: serde_json writes them as `null`. Reading a
+/// `null` back gives NaN, so a results.json with a diverged run, a zero
+/// gradient norm (an infinite ratio) or an infinite update ratio can still
+/// be re-plotted and resumed.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// Version of the `results.json` schema. Bump on any rename or change of meaning.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -25,12 +33,17 @@ pub struct Histogram {
 pub struct TensorStats {
     /// Number of elements, NaN and Inf included.
     pub count: u64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub mean: f64,
     /// Unbiased sample std (as `torch.Tensor.std()`), over finite elements.
+    #[serde(deserialize_with = "nan_if_null")]
     pub std: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub min: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub max: f64,
     /// L2 (Frobenius) norm over finite elements, computed with a scaled sum of squares.
+    #[serde(deserialize_with = "nan_if_null")]
     pub norm: f64,
     pub nan_count: u64,
     pub inf_count: u64,
@@ -54,6 +67,7 @@ pub struct LsuvRecord {
     pub iterations: u32,
     /// Variance of the pre-activation after each iteration's rescale was measured.
     pub variances: Vec<f64>,
+    #[serde(deserialize_with = "nan_if_null")]
     pub final_variance: f64,
     pub converged: bool,
 }
@@ -128,21 +142,28 @@ pub struct TensorRecord {
 /// Per-run summary and diagnosis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct RunSummary {
+    #[serde(deserialize_with = "nan_if_null")]
     pub loss: f64,
     /// Std of the input batch.
+    #[serde(deserialize_with = "nan_if_null")]
     pub input_std: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub final_act_std: f64,
     /// Mean over layers of ‖dW‖_F.
+    #[serde(deserialize_with = "nan_if_null")]
     pub mean_grad_norm: f64,
     /// max/min over layers of ‖dW‖_F (inf when a layer's gradient norm is 0).
+    #[serde(deserialize_with = "nan_if_null")]
     pub grad_norm_ratio: f64,
     /// Largest zero fraction of any hidden layer's activation.
+    #[serde(deserialize_with = "nan_if_null")]
     pub max_dead_fraction: f64,
     /// Largest dead-unit fraction of any layer (units zero on every row of
     /// the batch); absent in documents written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_dead_unit_fraction: Option<f64>,
     /// Largest saturated fraction of any hidden layer's activation.
+    #[serde(deserialize_with = "nan_if_null")]
     pub max_saturated_fraction: f64,
     pub nan_count: u64,
     pub inf_count: u64,
@@ -156,6 +177,68 @@ pub struct Timing {
     pub init_ms: f64,
     pub step_ms: f64,
     pub total_ms: f64,
+    /// Steps 1.. of training, records included (runs with `train`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_ms: Option<f64>,
+}
+
+/// The parameter update that led to a recorded step: ‖W_k − W_(k−1)‖ and
+/// its ratio to ‖W_(k−1)‖ (both 0 at step 0; the ratio is 0 when
+/// ‖W_(k−1)‖ is 0 and the update too, infinite when only the update is not).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct UpdateRecord {
+    #[serde(deserialize_with = "nan_if_null")]
+    pub norm: f64,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub ratio: f64,
+}
+
+/// One layer at a recorded training step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainLayerRecord {
+    pub index: usize,
+    pub act: TensorStats,
+    pub grad_weight: TensorStats,
+    /// Gradient of the loss with respect to the layer's output.
+    pub grad_act: TensorStats,
+    /// Of the weight.
+    pub update: UpdateRecord,
+    /// Fraction of the layer's units (rows of W with their bias) that
+    /// duplicate another unit of the layer (1 for a constant init, which
+    /// training cannot break).
+    #[serde(deserialize_with = "nan_if_null")]
+    pub symmetry: f64,
+}
+
+/// One recorded training step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainStep {
+    /// 0 = at init, k = after k optimizer updates.
+    pub step: u32,
+    /// The loss of the model after `step` updates, on that step's batch.
+    #[serde(deserialize_with = "nan_if_null")]
+    pub loss: f64,
+    /// The learning rate of the next update (none after the last step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<TrainLayerRecord>,
+}
+
+/// The training of a run: its recorded steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TrainRecord {
+    pub steps: Vec<TrainStep>,
+}
+
+impl TrainRecord {
+    /// The first recorded step whose loss is at most `threshold`.
+    pub fn steps_to(&self, threshold: f64) -> Option<u32> {
+        self.steps
+            .iter()
+            .find(|s| s.loss <= threshold)
+            .map(|s| s.step)
+    }
 }
 
 /// One run's result.
@@ -186,6 +269,9 @@ pub struct RunResult {
     /// from_file or LSUV: no number is invented).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub theory: Option<Prediction>,
+    /// Training steps (runs with a `train` block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<TrainRecord>,
     /// Residual stacks: the stream-variance recursion, where it applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_theory: Option<BlockPrediction>,

@@ -2,12 +2,14 @@
 //! tensor, statistic), identified by the run's id, label, arm, variant,
 //! repeat and one column per swept parameter.
 //!
-//! `layers.csv` holds every per-layer statistic of `results.json`. Numbers
+//! `layers.csv` holds every per-layer statistic of `results.json`, and
+//! `steps.csv` (training runs) every recorded training value, with a
+//! `step` column. Numbers
 //! are written in Rust's shortest round-trip form, so every cell parses
 //! back to exactly the value in `results.json` (NaN, which JSON writes as
 //! `null`, is written as `NaN`; infinities as `inf` / `-inf`).
 
-use super::{ResultsDoc, RunResult, TensorStats};
+use super::{ResultsDoc, RunResult, TensorStats, TrainStep};
 
 /// Quotes a CSV field when it needs it (RFC 4180).
 pub(crate) fn csv_field(s: &str) -> String {
@@ -135,6 +137,31 @@ pub fn layers_csv(doc: &ResultsDoc) -> String {
     out
 }
 
+/// The values of one recorded step: (layer, tensor, stat, value); the
+/// loss and the learning rate have an empty layer.
+fn step_cells(s: &TrainStep) -> Vec<(String, &'static str, &'static str, f64)> {
+    let mut out = vec![(String::new(), "loss", "value", s.loss)];
+    out.extend(s.lr.map(|lr| (String::new(), "lr", "value", lr)));
+    for l in &s.layers {
+        let i = l.index.to_string();
+        for (tensor, t) in [
+            ("act", &l.act),
+            ("grad_weight", &l.grad_weight),
+            ("grad_act", &l.grad_act),
+        ] {
+            out.extend(
+                stat_cells(t)
+                    .into_iter()
+                    .map(|(k, v)| (i.clone(), tensor, k, v)),
+            );
+        }
+        out.push((i.clone(), "update", "norm", l.update.norm));
+        out.push((i.clone(), "update", "ratio", l.update.ratio));
+        out.push((i, "symmetry", "fraction", l.symmetry));
+    }
+    out
+}
+
 /// The per-block tensors of a run: (block index, tensor name, statistics).
 fn block_tensors(run: &RunResult) -> Vec<(usize, &'static str, &TensorStats)> {
     let mut out = Vec::new();
@@ -146,6 +173,26 @@ fn block_tensors(run: &RunResult) -> Vec<(usize, &'static str, &TensorStats)> {
         out.extend(b.attn_branch.as_ref().map(|s| (i, "attn_branch", s)));
     }
     out
+}
+
+/// `steps.csv`: run identity, swept parameters, step, layer, tensor, stat,
+/// value; `None` when no run trained.
+pub fn steps_csv(doc: &ResultsDoc) -> Option<String> {
+    if doc.runs.iter().all(|r| r.train.is_none()) {
+        return None;
+    }
+    let keys = tidy_keys(&doc.runs);
+    let mut out = header(&keys, &["step", "layer", "tensor", "stat", "value"]);
+    for run in &doc.runs {
+        let id = identity(run, &keys);
+        for s in run.train.iter().flat_map(|t| &t.steps) {
+            for (layer, tensor, stat, v) in step_cells(s) {
+                let (step, v) = (s.step, number(v));
+                out.push_str(&format!("{id},{step},{layer},{tensor},{stat},{v}\n"));
+            }
+        }
+    }
+    Some(out)
 }
 
 /// `blocks.csv` (residual stacks): run identity, swept parameters, block,

@@ -14,6 +14,7 @@ pub mod attention;
 pub mod host_fill;
 pub mod jacobian;
 pub mod ops;
+pub mod train;
 
 use initscope::activation::Activation;
 use initscope::config::Loss;
@@ -66,12 +67,26 @@ pub fn forward_backward(
     loss: Loss,
     target: Option<&[f64]>,
 ) -> Result<RefPass, String> {
-    validate(input, batch, layers)?;
     let n_out = layers.last().map_or(0, |l| l.fan_out);
     check_target(loss, target, batch * n_out)?;
+    forward_backward_with(input, batch, layers, &|y| loss_and_grad(y, loss, target))
+}
+
+/// A loss as a function of the output: (value, dL/dy).
+pub type LossFn<'a> = &'a dyn Fn(&[f64]) -> Result<(f64, Vec<f64>), String>;
+
+/// Forward + loss + backward with the loss given as a function of the
+/// output returning (value, dL/dy).
+pub fn forward_backward_with(
+    input: &[f64],
+    batch: usize,
+    layers: &[RefLayer],
+    loss_fn: LossFn<'_>,
+) -> Result<RefPass, String> {
+    validate(input, batch, layers)?;
     let mut fwd = forward_unchecked(input, batch, layers);
     let output = &fwd.last().ok_or("the stack has no layers")?.1;
-    let (loss_value, mut grad_act) = loss_and_grad(output, loss, target)?;
+    let (loss_value, mut grad_act) = loss_fn(output)?;
 
     // Walk the layers backwards, popping each layer's forward tensors; after
     // the pop, `fwd[l - 1]` still holds this layer's input.
@@ -170,6 +185,9 @@ pub fn loss_and_grad(
             )
         }
         Loss::Sum => (y.iter().sum(), vec![1.0; y.len()]),
+        Loss::CrossEntropy => {
+            return Err("cross-entropy needs labels: see train::cross_entropy".into());
+        }
     })
 }
 

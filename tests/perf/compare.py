@@ -5,6 +5,7 @@ same configurations, same machine, same session.
     python3 -m venv target/venv && target/venv/bin/pip install torch numpy
     target/venv/bin/python tests/perf/compare.py            # full suite (several minutes)
     target/venv/bin/python tests/perf/compare.py --quick    # smaller
+    target/venv/bin/python tests/perf/compare.py --train    # only the training loop
 
 Run it on an idle machine: two CPU-heavy processes halve each other.
 """
@@ -16,6 +17,8 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(ROOT, "target", "release", "initscope")
 QUICK = "--quick" in sys.argv
+# Only the training comparison (it takes minutes on lavapipe).
+ONLY_TRAIN = "--train" in sys.argv
 
 
 def timed(fn, reps, warmup=1):
@@ -156,10 +159,43 @@ def whole_run(cmd, reps=3):
     return statistics.median(ts)
 
 
+def train_rows(reps=3):
+    """tests/perf/train_bench.json (50x1024, batch 1024, tanh, Adam, 10 steps)
+    against the same loop in torch (tests/perf/train_torch.py, 2 threads):
+    seconds of steps 0..10, medians of `reps` alternating runs."""
+    manifest = os.path.join(ROOT, "tests", "perf", "train_bench.json")
+    script = os.path.join(ROOT, "tests", "perf", "train_torch.py")
+    ours, theirs = [], []
+    for _ in range(reps):
+        with tempfile.TemporaryDirectory() as out:
+            subprocess.run([BIN, "run", manifest, "--out", out, "--quiet"], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            with open(os.path.join(out, "results.json")) as f:
+                t = json.load(f)["runs"][0]["timing_ms"]
+            ours.append((t["step_ms"] + t["train_ms"]) / 1e3)
+        r = subprocess.run([sys.executable, script, "--threads", "2"], check=True,
+                           capture_output=True, text=True)
+        theirs.append(float(r.stdout.split()[0]))
+    a, b = statistics.median(ours), statistics.median(theirs)
+    print(f"training runs (s): initscope {ours}, torch {theirs}")
+    return [("training 50x1024 b1024 Adam, steps 0..10 (s)", a, b, b / a, 0.35)]
+
+
+def print_rows(rows):
+    print(f"\n{'measure':<58} {'initscope':>10} {'torch':>10} {'ratio':>8}  target")
+    for name, a, b, r, target in rows:
+        verdict = "" if target is None else ("met" if r >= target else "MISSED") + f" (≥ {target}×)"
+        print(f"{name:<58} {a:>10.3f} {b:>10.3f} {r:>7.2f}×  {verdict}")
+    print("(ratio = initscope/torch for throughputs; torch time / initscope time for runs)")
+
+
 def main():
     # The comparison is against torch on this machine's two cores.
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}")
+    if ONLY_TRAIN:
+        print_rows(train_rows())
+        return
     args = [BIN, "bench", "--json", "-"] + (["--quick"] if QUICK else [])
     bench = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
     by = {m["name"]: m for m in bench["results"]}
@@ -208,12 +244,8 @@ def main():
             label += " [quick: depth 10]"
         t_ours, t_torch = whole_stack(w, d, b, act, init, repeats, 3)
         rows.append((f"{label} end to end (s)", t_ours, t_torch, t_torch / t_ours, target))
-
-    print(f"\n{'measure':<58} {'initscope':>10} {'torch':>10} {'ratio':>8}  target")
-    for name, a, b, r, target in rows:
-        verdict = "" if target is None else ("met" if r >= target else "MISSED") + f" (≥ {target}×)"
-        print(f"{name:<58} {a:>10.3f} {b:>10.3f} {r:>7.2f}×  {verdict}")
-    print("(ratio = initscope/torch for throughputs; torch time / initscope time for timings)")
+    rows.extend(train_rows(1 if QUICK else 3))
+    print_rows(rows)
 
 
 if __name__ == "__main__":

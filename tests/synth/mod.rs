@@ -3,6 +3,8 @@
 //! f64 on the CPU, so every statistic is the real thing for its setting.
 
 use initscope::activation::Activation;
+
+pub mod train;
 use initscope::results::*;
 use serde_json::{Map, Value, json};
 
@@ -291,12 +293,14 @@ pub fn run(
         tensors: Vec::new(),
         summary,
         theory: Some(theory(net)),
+        train: None,
         block_theory: None,
         stream_in: None,
         timing_ms: Timing {
             init_ms: 1.0,
             step_ms: 2.0,
             total_ms: 3.0,
+            train_ms: None,
         },
         adapter: None,
         jacobian: None,

@@ -53,6 +53,7 @@ pub fn build_linear(spec: &RunSpec, base_dir: Option<&Path>) -> Result<Model, In
         residual: None,
         embedding: None,
         jacobian: cfg.jacobian.clone(),
+        train: None,
     })
 }
 

@@ -18,10 +18,29 @@ pub use linear::build_linear;
 /// The model of `spec`'s network. Relative `from_file` paths resolve
 /// against `base_dir`.
 pub fn build(spec: &RunSpec, base_dir: Option<&Path>) -> Result<Model, InitError> {
-    match resolve::residual_spec(&spec.config)? {
-        Some(r) => residual::build_residual(&r, base_dir),
-        None => build_linear(spec, base_dir),
+    let mut model = match resolve::residual_spec(&spec.config)? {
+        Some(r) => residual::build_residual(&r, base_dir)?,
+        None => build_linear(spec, base_dir)?,
+    };
+    if spec.config.loss == crate::config::Loss::CrossEntropy {
+        // Written by the loss kernel; the mean of its rows is the loss.
+        model.acts.push(ActTensor {
+            label: "loss rows".into(),
+            grad_label: String::new(),
+            cols: 1,
+            grad: GradStore::None,
+        });
+        let rows = ActId(model.acts.len() - 1);
+        model.stats.push(StatRequest {
+            key: StatKey::Loss,
+            source: StatSource::Act(rows),
+            histogram: false,
+            activation: false,
+        });
     }
+    let plan = spec.config.train.as_ref();
+    model.train = plan.map(|t| super::train::TrainPlan::new(&model, t));
+    Ok(model)
 }
 
 /// Collects tensors, parameters, ops and statistic requests.

@@ -198,6 +198,7 @@ fn wire(spec: &ResidualSpec, mut b: Builder, base_dir: Option<&Path>) -> Result<
             blocks,
         }),
         embedding,
+        train: None,
     })
 }
 

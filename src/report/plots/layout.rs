@@ -66,6 +66,8 @@ pub(super) enum Key {
     Below,
     /// × marker: NaN or Inf shown at the top.
     NonFinite,
+    /// × marker with its own meaning (e.g. a threshold never reached).
+    NonFiniteAs(String),
     /// A filled square of a colour (heatmap cells).
     Swatch(RGBColor, String),
     /// Some entries did not fit.
@@ -175,6 +177,10 @@ fn draw_key(area: &Area, key: &Key, y: i32, w: u32) -> Result<(), DrawError> {
         Key::NonFinite => {
             nonfinite_marker(area, ((x0 + x1) / 2, cy), MUTED)?;
             label("NaN or Inf (drawn at the top)")?;
+        }
+        Key::NonFiniteAs(s) => {
+            nonfinite_marker(area, ((x0 + x1) / 2, cy), MUTED)?;
+            label(s)?;
         }
         Key::Swatch(c, s) => {
             area.draw(&Rectangle::new(
