@@ -254,3 +254,167 @@ fn attn_summary(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     summary[o + 2u] = ent;
     summary[o + 3u] = n;
 }
+
+// ---- vec4 variants (d_head a multiple of 4): four columns per load. ----
+// lavapipe turns every storage load into a per-lane loop with bounds checks,
+// so loads, not FMAs, bound these kernels: vec4 loads cut them by 4.
+
+@group(0) @binding(11) var<storage, read> qkv4: array<vec4<f32>>;
+@group(0) @binding(12) var<storage, read_write> y4: array<vec4<f32>>;
+@group(0) @binding(13) var<storage, read> dy4: array<vec4<f32>>;
+@group(0) @binding(14) var<storage, read_write> dqkv4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn attn_probs4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+    let idx = linear_id(wid, nwg, lid);
+    if (idx >= ap.rows * ap.heads) {
+        return;
+    }
+    let r = idx / ap.heads;
+    let h = idx % ap.heads;
+    let pos = r % ap.seq;
+    let s0 = r - pos;
+    let nk = n_keys(pos);
+    let w4 = ap.width / 4u;
+    let dh4 = ap.dh / 4u;
+    let qo = r * 3u * w4 + h * dh4;
+    let ko = w4 + h * dh4;
+    let po = r * ap.heads * ap.seq + h * ap.seq;
+    var m = -3.0e38;
+    var mean = 0.0;
+    var m2 = 0.0;
+    for (var j = 0u; j < nk; j++) {
+        let kr = (s0 + j) * 3u * w4 + ko;
+        var acc = vec4<f32>(0.0);
+        for (var d = 0u; d < dh4; d++) {
+            acc = acc + qkv4[qo + d] * qkv4[kr + d];
+        }
+        let l = (acc.x + acc.y + acc.z + acc.w) * ap.scale;
+        probs[po + j] = l;
+        m = max(m, l);
+        let delta = l - mean;
+        mean = mean + delta / f32(j + 1u);
+        m2 = m2 + delta * (l - mean);
+    }
+    var z = 0.0;
+    var t = 0.0;
+    for (var j = 0u; j < nk; j++) {
+        let s = probs[po + j] - m;
+        let e = exp(s);
+        probs[po + j] = e;
+        z = z + e;
+        t = t + e * s;
+    }
+    let inv = 1.0 / z;
+    for (var j = 0u; j < nk; j++) {
+        probs[po + j] = probs[po + j] * inv;
+    }
+    for (var j = nk; j < ap.seq; j++) {
+        probs[po + j] = 0.0;
+    }
+    let so = r * 3u * ap.heads + 3u * h;
+    stats[so] = mean;
+    stats[so + 1u] = m2;
+    stats[so + 2u] = log(z) - t * inv;
+}
+
+@compute @workgroup_size(WG)
+fn attn_pv4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+    let idx = linear_id(wid, nwg, lid);
+    let w4 = ap.width / 4u;
+    if (idx >= ap.rows * w4) {
+        return;
+    }
+    let r = idx / w4;
+    let c = idx % w4;
+    let h = c / (ap.dh / 4u);
+    let pos = r % ap.seq;
+    let s0 = r - pos;
+    let nk = n_keys(pos);
+    let po = r * ap.heads * ap.seq + h * ap.seq;
+    let vo = 2u * w4 + c;
+    var acc = vec4<f32>(0.0);
+    for (var j = 0u; j < nk; j++) {
+        acc = acc + probs[po + j] * qkv4[(s0 + j) * 3u * w4 + vo];
+    }
+    y4[r * w4 + c] = acc;
+}
+
+@compute @workgroup_size(WG)
+fn attn_dscores4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+    let idx = linear_id(wid, nwg, lid);
+    if (idx >= ap.rows * ap.heads) {
+        return;
+    }
+    let r = idx / ap.heads;
+    let h = idx % ap.heads;
+    let pos = r % ap.seq;
+    let s0 = r - pos;
+    let nk = n_keys(pos);
+    let w4 = ap.width / 4u;
+    let dh4 = ap.dh / 4u;
+    let go = r * w4 + h * dh4;
+    let vo = 2u * w4 + h * dh4;
+    let po = r * ap.heads * ap.seq + h * ap.seq;
+    var dot = 0.0;
+    for (var j = 0u; j < nk; j++) {
+        let vr = (s0 + j) * 3u * w4 + vo;
+        var acc = vec4<f32>(0.0);
+        for (var d = 0u; d < dh4; d++) {
+            acc = acc + dy4[go + d] * qkv4[vr + d];
+        }
+        let a = acc.x + acc.y + acc.z + acc.w;
+        ds[po + j] = a;
+        dot = dot + probs[po + j] * a;
+    }
+    for (var j = 0u; j < nk; j++) {
+        ds[po + j] = ap.scale * probs[po + j] * (ds[po + j] - dot);
+    }
+    for (var j = nk; j < ap.seq; j++) {
+        ds[po + j] = 0.0;
+    }
+}
+
+@compute @workgroup_size(WG)
+fn attn_dqkv4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let idx = linear_id(wid, nwg, lid);
+    let w4 = ap.width / 4u;
+    let w34 = 3u * w4;
+    if (idx >= ap.rows * w34) {
+        return;
+    }
+    let r = idx / w34;
+    let c = idx % w34;
+    let part = c / w4;
+    let cc = c % w4;
+    let h = cc / (ap.dh / 4u);
+    let pos = r % ap.seq;
+    let s0 = r - pos;
+    let hs = ap.heads * ap.seq;
+    var acc = vec4<f32>(0.0);
+    if (part == 0u) {
+        let po = r * hs + h * ap.seq;
+        for (var j = 0u; j < n_keys(pos); j++) {
+            acc = acc + ds[po + j] * qkv4[(s0 + j) * w34 + w4 + cc];
+        }
+    } else if (part == 1u) {
+        for (var i = first_query(pos); i < ap.seq; i++) {
+            let q = s0 + i;
+            acc = acc + ds[q * hs + h * ap.seq + pos] * qkv4[q * w34 + cc];
+        }
+    } else {
+        for (var i = first_query(pos); i < ap.seq; i++) {
+            let q = s0 + i;
+            acc = acc + probs[q * hs + h * ap.seq + pos] * dy4[q * w4 + cc];
+        }
+    }
+    let o = r * w34 + c;
+    if ((ap.flags & 1u) != 0u) {
+        acc = acc + dqkv4[o];
+    }
+    dqkv4[o] = acc;
+}

@@ -324,3 +324,67 @@ fn in_proj_is_three_parts_with_their_own_schemes() {
         assert!((e - 5f64.ln()).abs() < 1e-5, "uniform: {e}");
     }
 }
+
+/// Wall time of each attention kernel at seed 001's shape (run by hand:
+/// `cargo test --release --test attention_gpu -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn attention_kernel_times() {
+    use initscope::gpu::buffers::View;
+    use initscope::kernels::attention::*;
+    let g = gpu();
+    let (rows, width, heads, seq) = (1024usize, 512usize, 8usize, 128usize);
+    let buf = |n: usize| g.storage("t", (n * 4) as u64).unwrap();
+    let (qkv, probs, stats, y) = (
+        buf(rows * 3 * width),
+        buf(rows * heads * seq),
+        buf(rows * 3 * heads),
+        buf(rows * width),
+    );
+    let (dy, ds, dqkv) = (
+        buf(rows * width),
+        buf(rows * heads * seq),
+        buf(rows * 3 * width),
+    );
+    let s = AttnShape {
+        rows,
+        width,
+        heads,
+        seq,
+        causal: false,
+        scale: 0.125,
+    };
+    fn v(b: &wgpu::Buffer) -> View<'_> {
+        View::from(b)
+    }
+    for _ in 0..2 {
+        let t = std::time::Instant::now();
+        let mut enc = g.device.create_command_encoder(&Default::default());
+        let f = AttnForward {
+            qkv: v(&qkv),
+            probs: v(&probs),
+            stats: v(&stats),
+            y: v(&y),
+        };
+        encode_forward(&g, &mut enc, &s, &f).unwrap();
+        g.submit("f", enc).unwrap();
+        g.wait().unwrap();
+        let fwd = t.elapsed().as_secs_f64() * 1e3;
+        let t = std::time::Instant::now();
+        let mut enc = g.device.create_command_encoder(&Default::default());
+        let b = AttnBackward {
+            qkv: v(&qkv),
+            probs: v(&probs),
+            dy: v(&dy),
+            ds: v(&ds),
+            dqkv: v(&dqkv),
+        };
+        encode_backward(&g, &mut enc, &s, &b, false).unwrap();
+        g.submit("b", enc).unwrap();
+        g.wait().unwrap();
+        eprintln!(
+            "forward {fwd:.0} ms, backward {:.0} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    }
+}

@@ -37,6 +37,11 @@ pub struct AttnShape {
 }
 
 impl AttnShape {
+    /// Whether the vec4 kernels apply (d_head a multiple of 4).
+    fn vec4(&self) -> bool {
+        (self.width / self.heads.max(1)) % 4 == 0
+    }
+
     fn params(&self, flags: u32, base: u32) -> AttnParams {
         AttnParams {
             rows: self.rows as u32,
@@ -89,6 +94,20 @@ pub fn encode_forward(
     t: &AttnForward<'_>,
 ) -> Result<(), GpuError> {
     let p = s.params(0, 0);
+    if s.vec4() {
+        let res = [
+            (11, t.qkv.binding()),
+            (2, t.probs.binding()),
+            (3, t.stats.binding()),
+        ];
+        pass(gpu, enc, "attn_probs4", &p, &res, s.rows * s.heads)?;
+        let res = [
+            (11, t.qkv.binding()),
+            (2, t.probs.binding()),
+            (12, t.y.binding()),
+        ];
+        return pass(gpu, enc, "attn_pv4", &p, &res, s.rows * s.width / 4);
+    }
     let res = [
         (1, t.qkv.binding()),
         (2, t.probs.binding()),
@@ -124,21 +143,29 @@ pub fn encode_backward(
     accumulate: bool,
 ) -> Result<(), GpuError> {
     let p = s.params(u32::from(accumulate), 0);
+    // The vec4 kernels bind q/k/v, dy and dqkv as vec4 arrays of their own.
+    let (qkv, dy, dqkv, n, sfx) = if s.vec4() {
+        (11, 13, 14, 4, "4")
+    } else {
+        (1, 6, 8, 1, "")
+    };
     let res = [
-        (1, t.qkv.binding()),
+        (qkv, t.qkv.binding()),
         (2, t.probs.binding()),
-        (6, t.dy.binding()),
+        (dy, t.dy.binding()),
         (7, t.ds.binding()),
     ];
-    pass(gpu, enc, "attn_dscores", &p, &res, s.rows * s.heads)?;
+    let entry = format!("attn_dscores{sfx}");
+    pass(gpu, enc, &entry, &p, &res, s.rows * s.heads)?;
     let res = [
-        (1, t.qkv.binding()),
+        (qkv, t.qkv.binding()),
         (2, t.probs.binding()),
-        (6, t.dy.binding()),
+        (dy, t.dy.binding()),
         (7, t.ds.binding()),
-        (8, t.dqkv.binding()),
+        (dqkv, t.dqkv.binding()),
     ];
-    pass(gpu, enc, "attn_dqkv", &p, &res, s.rows * 3 * s.width)
+    let entry = format!("attn_dqkv{sfx}");
+    pass(gpu, enc, &entry, &p, &res, s.rows * 3 * s.width / n)
 }
 
 /// Records the merge of one chunk's per-query statistics (`stats`) into
