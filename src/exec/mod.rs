@@ -436,6 +436,9 @@ fn rows_item<'b>(b: &Buffers, t: &'b tensors::Act, histogram: bool) -> Item<'b> 
     Item { chunks, histogram }
 }
 
+/// Reduced statistics by where they go in the records.
+type KeyedStats = Vec<(StatKey, TensorStats)>;
+
 /// A recorded reduction waiting for its submission.
 struct PendingStats {
     bufs: reduce::StatsBuffers,
@@ -454,10 +457,7 @@ impl PendingStats {
     }
 
     /// The statistics by key, and the attention summaries (heads per op).
-    fn read_with_attention(
-        self,
-        gpu: &Gpu,
-    ) -> Result<(Vec<(StatKey, TensorStats)>, Vec<HeadSummary>), GpuError> {
+    fn read_with_attention(self, gpu: &Gpu) -> Result<(KeyedStats, Vec<HeadSummary>), GpuError> {
         let mut all = reduce::read_stats(gpu, &self.bufs, &self.activation)?;
         for (f, i) in self.dead.read(gpu)?.into_iter().zip(self.dead_of) {
             all[i].dead_unit_fraction = Some(f);

@@ -39,7 +39,7 @@ pub struct AttnShape {
 impl AttnShape {
     /// Whether the vec4 kernels apply (d_head a multiple of 4).
     fn vec4(&self) -> bool {
-        (self.width / self.heads.max(1)) % 4 == 0
+        (self.width / self.heads.max(1)).is_multiple_of(4)
     }
 
     fn params(&self, flags: u32, base: u32) -> AttnParams {

@@ -23,7 +23,7 @@ pub(crate) fn shape(cx: &Cx<'_>, op: &Op, c: Chunk) -> Result<AttnShape, GpuErro
             scale,
             ..
         } => {
-            if c.1 % seq.max(1) != 0 {
+            if !c.1.is_multiple_of(seq.max(1)) {
                 return Err(internal("an attention chunk splits a sequence"));
             }
             Ok(AttnShape {
