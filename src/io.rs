@@ -18,8 +18,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
+        if crate::fault::hit(crate::fault::Site::Write).is_some() {
+            // A full disk: part of the data reaches the temp file.
+            f.write_all(&bytes[..bytes.len() / 2])?;
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "no space left on device (injected by INITSCOPE_FAULT)",
+            ));
+        }
         f.write_all(bytes)?;
         f.sync_all()?;
+        if crate::fault::hit(crate::fault::Site::Rename).is_some() {
+            return Err(std::io::Error::other(
+                "rename failed (injected by INITSCOPE_FAULT)",
+            ));
+        }
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {

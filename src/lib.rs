@@ -10,6 +10,7 @@ pub mod bench;
 pub mod config;
 pub mod exec;
 pub mod export;
+pub mod fault;
 pub mod gpu;
 pub mod init;
 pub mod io;

@@ -164,6 +164,7 @@ pub fn execute(
     progress.start(plan.runs.len());
     for (i, run) in plan.runs.iter().enumerate() {
         let (spec, hash) = (&run.spec, &run.hash);
+        crate::fault::set_run(i + 1);
         progress.run_started(i, &spec.label);
         if let Some(r) = previous.get(hash) {
             // The measurements are the finished run's; the identity (label,

@@ -93,6 +93,20 @@ fn bad_attention_input_exits_2_with_the_path_and_the_fix() {
             ),
             vec!["input.embedding.seq_len", "\"seq_len\": 8"],
         ),
+        (
+            {
+                let mut m = manifest(
+                    json!({"attention": {"heads": 4, "seq_len": 8}}),
+                    batch.clone(),
+                );
+                m["train"] = json!({"steps": 2, "optimizer": {"name": "sgd", "lr": 0.1}});
+                m
+            },
+            vec![
+                "network.attention",
+                "training a stack with attention is not supported",
+            ],
+        ),
     ];
     for (k, (m, want)) in cases.iter().enumerate() {
         refused(&dir, k, m, want);

@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use initscope::activation::Activation;
 use initscope::config::RunSpec;
 use initscope::exec::{RunOptions, RunOutput, run};
 use initscope::model::build::build;
@@ -145,6 +146,13 @@ fn xavier_keeps_the_signal() {
         "final std {}",
         s.final_act_std
     );
+    // Written out by hand, not taken from the samplers: xavier_uniform on
+    // 512 → 512 draws U(±√(6/1024)), variance 2/1024, so σ_w² = 512·var = 1.
+    // A 10% error in the weight scale (σ_w² = 1.21) fails this.
+    for l in &out.layers {
+        let sw2 = l.weight.std.powi(2) * 512.0;
+        assert!((sw2 - 1.0).abs() < 0.05, "layer {}: σ_w² {sw2}", l.index);
+    }
     assert!(
         !s.diagnosis.iter().any(|d| d.contains("vanishing act")),
         "{:?}",
@@ -200,6 +208,19 @@ fn tanh_xavier_matches_mean_field_theory() {
         fmt(&stds)
     );
     assert_eq!(theory.act_std.len(), stds.len());
+    // The theory is fed by the same samplers as the run; pin its input by
+    // hand: σ_w² = 1 (see xavier_keeps_the_signal) on a N(0, 1) input makes
+    // the first pre-activation variance 1, in theory and as measured.
+    assert!(
+        (theory.preact_var[0] - 1.0).abs() < 0.05,
+        "{:?}",
+        theory.preact_var
+    );
+    let measured = out.layers[0].preact.std.powi(2);
+    assert!(
+        (measured - 1.0).abs() < 0.05,
+        "layer 0 preact variance {measured}"
+    );
     for (i, (m, t)) in stds.iter().zip(&theory.act_std).enumerate() {
         assert!(
             (m / t - 1.0).abs() < 0.05,
@@ -221,7 +242,11 @@ fn lsuv_reaches_unit_variance() {
         ),
         42,
     );
-    let out = go(&spec);
+    let keep = RunOptions {
+        keep_tensors: true,
+        base_dir: None,
+    };
+    let out = run(&gpu(), &spec, &keep).unwrap();
     let iters: Vec<u32> = out
         .layers
         .iter()
@@ -259,6 +284,45 @@ fn lsuv_reaches_unit_variance() {
             r.final_variance
         );
         assert_eq!(l.init, "lsuv");
+    }
+    lsuv_variances_hold_in_f64(&spec, &out);
+}
+
+/// Independently of LSUV's loop and of the GPU reduction: the weights LSUV
+/// left, read back and pushed through the stack in f64 on the host, give
+/// every layer a pre-activation variance within the tolerance of 1.
+fn lsuv_variances_hold_in_f64(spec: &RunSpec, out: &RunOutput) {
+    let t = out.tensors.as_ref().expect("the run kept its tensors");
+    let find = |k: &str| {
+        let (_, shape, v) = t.params.iter().find(|(n, _, _)| n == k).unwrap();
+        (
+            shape.clone(),
+            v.iter().map(|x| f64::from(*x)).collect::<Vec<f64>>(),
+        )
+    };
+    let batch = spec.config.input.batch;
+    let mut x: Vec<f64> = t.input.iter().map(|v| f64::from(*v)).collect();
+    for (i, l) in out.layers.iter().enumerate() {
+        let (shape, w) = find(&format!("layers.{i}.weight"));
+        let (_, b) = find(&format!("layers.{i}.bias"));
+        let (rows, cols) = (shape[0], shape[1]);
+        let z: Vec<f64> = (0..batch * rows)
+            .map(|k| {
+                let (r, o) = (k / rows, k % rows);
+                b[o] + (0..cols)
+                    .map(|c| x[r * cols + c] * w[o * cols + c])
+                    .sum::<f64>()
+            })
+            .collect();
+        let n = z.len() as f64;
+        let m = z.iter().sum::<f64>() / n;
+        let var = z.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0);
+        assert!(
+            (var - 1.0).abs() < 0.1,
+            "layer {i}: f64 preact variance {var}"
+        );
+        let act = Activation::from_name(&l.activation).unwrap();
+        x = z.iter().map(|v| act.forward(*v)).collect();
     }
 }
 

@@ -180,13 +180,16 @@ fn field_cases(dir: &TempDir) -> Vec<Case> {
 /// The `train` block: the refusals issue 13 names, each at its JSON path.
 fn train_cases() -> Vec<Case> {
     let t = |train: Value| patched(json!({"train": train}));
-    let residual = patched(json!({"network": {"block": "residual"}, "train": {"steps": 5}}));
+    let embedded = patched(
+        json!({"network": {"block": "residual"}, "train": {"steps": 5},
+        "input": {"embedding": {"vocab": 50}}}),
+    );
     vec![
         case(
-            "train-residual",
-            residual,
-            "train",
-            &["training residual stacks", "not supported yet"],
+            "train-embedding",
+            embedded,
+            "input.embedding",
+            &["token-embedding input is not supported", "remove \"train\""],
         ),
         case(
             "train-lr-zero",

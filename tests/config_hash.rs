@@ -26,6 +26,7 @@ const PINS: &[(&str, usize, &str)] = &[
     ("attention-scale.json", 15, "3025105696cf41a7"),
     ("layernorm-rescue.json", 6, "721f498329b62635"),
     ("residual-scaling.json", 15, "5466ccaea002fd5e"),
+    ("layernorm-training.json", 12, "33245d3ba71d55ca"),
 ];
 
 #[test]

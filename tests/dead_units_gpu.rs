@@ -215,3 +215,56 @@ fn chunked_batches_count_the_same_dead_units() {
     assert!(dead(&whole).iter().any(|f| *f > 0.0 && *f < 1.0));
     assert_eq!(dead(&whole), dead(&chunked));
 }
+
+#[test]
+fn training_records_count_dead_units_at_every_record() {
+    // Bias -1 leaves some units dead at init; SGD moves them.
+    let he = json!({"scheme": "kaiming_normal", "nonlinearity": "relu"});
+    let mut cfg = relu_stack(32, 4, 64, he, -1.0);
+    cfg["loss"] = json!({"name": "mse", "target": "teacher"});
+    cfg["train"] = json!({"steps": 6, "record_every": 2, "data": "fixed",
+                          "optimizer": {"name": "sgd", "lr": 0.1}});
+    let spec = run_spec(cfg, 7);
+    let out = run(&gpu(), &spec, &RunOptions::default()).unwrap();
+    let steps = &out.train.as_ref().expect("a training record").steps;
+    assert_eq!(
+        steps.iter().map(|s| s.step).collect::<Vec<_>>(),
+        [0, 2, 4, 6]
+    );
+    let per_step: Vec<Vec<f64>> = steps
+        .iter()
+        .map(|s| {
+            s.layers
+                .iter()
+                .map(|l| {
+                    l.act.dead_unit_fraction.unwrap_or_else(|| {
+                        panic!("step {} layer {}: no dead units", s.step, l.index)
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    eprintln!("dead units per record: {per_step:.3?}");
+    // The record at step 0 is the init: the run's own layer records.
+    assert_eq!(per_step[0], dead(&out));
+    // Units, not elements: never above the zero fraction, and below it
+    // somewhere (a live ReLU unit is 0 on some rows).
+    for (s, d) in steps.iter().zip(&per_step) {
+        for (l, f) in s.layers.iter().zip(d) {
+            let z = l.act.zero_fraction.unwrap();
+            assert!(
+                *f <= z,
+                "step {} layer {}: dead {f} > zeros {z}",
+                s.step,
+                l.index
+            );
+        }
+    }
+    assert!(
+        steps
+            .iter()
+            .flat_map(|s| &s.layers)
+            .any(|l| l.act.dead_unit_fraction < l.act.zero_fraction),
+        "dead units equal the zero fraction everywhere"
+    );
+}

@@ -1,10 +1,14 @@
 //! The diagnosis (`initscope::stats::summarize`, the code the runner calls)
 //! just above and just below each threshold, with exact messages, and runs
-//! whose NaN/Inf emptied the statistics it would judge.
+//! whose NaN/Inf emptied the statistics it would judge; the same for a
+//! residual stack's diagnosis (`initscope::stats::summarize_residual`).
 
 use initscope::config::{Diagnosis, RunConfig};
-use initscope::results::{LayerRecord, RunSummary, TensorStats};
-use initscope::stats::summarize;
+use initscope::results::{BlockRecord, LayerRecord, RunSummary, TensorRecord, TensorStats};
+use initscope::stats::{
+    BRANCH_DOMINATES, BRANCH_NEGLIGIBLE, EARLY_GRAD_RATIO, ResidualRun, STREAM_GROWTH, summarize,
+    summarize_residual,
+};
 use serde_json::json;
 
 fn thresholds() -> Diagnosis {
@@ -167,6 +171,143 @@ fn nan_only_in_gradients_still_judges_the_forward_pass() {
             "NaN/Inf values (0 NaN, 3 Inf; first in layer 0 grad_weight)",
             "vanishing activations (final std 1.00e-3 < 0.1)",
             "cannot judge gradient scale (the statistics leave out the NaN/Inf values)"
+        ]
+    );
+}
+
+// The residual stack's diagnosis (`summarize_residual`, what the runner
+// calls for a stack with blocks), around each of its thresholds.
+
+/// A healthy 3-block stack: stream std 1 (norm 10) throughout, branches at
+/// 0.1 of the stream, every block's gradient norm 0.01, output std 1.
+struct Res {
+    blocks: Vec<BlockRecord>,
+    grads: [f64; 3],
+    output: TensorStats,
+}
+
+fn healthy_residual() -> Res {
+    Res {
+        blocks: (0..3)
+            .map(|index| BlockRecord {
+                index,
+                stream: t(1.0, 10.0),
+                grad_stream: t(1.0, 1.0),
+                ff_branch: t(1.0, 1.0),
+                ..BlockRecord::default()
+            })
+            .collect(),
+        grads: [1e-2; 3],
+        output: t(1.0, 8.0),
+    }
+}
+
+fn residual_with(f: impl Fn(&mut Res)) -> Vec<String> {
+    let mut r = healthy_residual();
+    f(&mut r);
+    let tensors: Vec<TensorRecord> = (0..3)
+        .map(|i| TensorRecord {
+            name: format!("blocks.{i}.fc1.weight"),
+            shape: vec![8, 8],
+            value: t(0.3, 2.0),
+            grad: t(0.1, r.grads[i]),
+        })
+        .collect();
+    let stream_in = t(1.0, 10.0);
+    let run = ResidualRun {
+        blocks: &r.blocks,
+        tensors: &tensors,
+        stream_in: Some(&stream_in),
+        input: &stream_in,
+        output: Some(&r.output),
+        loss: 0.5,
+    };
+    summarize_residual(&run, &thresholds()).diagnosis
+}
+
+#[test]
+fn residual_thresholds_are_met_just_above_and_not_just_below() {
+    let d = thresholds();
+    let (lo, hi) = (1.0 - 1e-9, 1.0 + 1e-9);
+    assert!(residual_with(|_| ()).is_empty());
+    let v = d.vanishing_act_std;
+    assert!(residual_with(|r| r.output.std = v * hi).is_empty());
+    assert_eq!(
+        residual_with(|r| r.output.std = v * lo),
+        ["vanishing output (std 1.00e-1 < 0.1)"]
+    );
+    let e = d.exploding_act_std;
+    assert!(residual_with(|r| r.output.std = e * lo).is_empty());
+    assert_eq!(
+        residual_with(|r| r.output.std = e * hi),
+        ["exploding output (std 1.00e1 > 10)"]
+    );
+    // Stream growth: the last block's std against the stream entering.
+    let g = STREAM_GROWTH;
+    assert!(residual_with(|r| r.blocks[2].stream.std = g * lo).is_empty());
+    assert_eq!(
+        residual_with(|r| r.blocks[2].stream.std = g * hi),
+        ["stream grows ×10.00 over 3 blocks (std 1.00e0 → 1.00e1)"]
+    );
+    assert!(residual_with(|r| r.blocks[2].stream.std = hi / g).is_empty());
+    assert_eq!(
+        residual_with(|r| r.blocks[2].stream.std = lo / g),
+        ["stream shrinks ×0.10 over 3 blocks (std 1.00e0 → 1.00e-1)"]
+    );
+    // Branch norms against the stream norm (10) they are added to.
+    let b = BRANCH_DOMINATES * 10.0;
+    assert!(residual_with(|r| r.blocks[1].ff_branch.norm = b * lo).is_empty());
+    assert_eq!(
+        residual_with(|r| r.blocks[1].ff_branch.norm = b * hi),
+        ["branches dominate the stream (‖a·FF‖/‖x‖ = 1.00 at block 1)"]
+    );
+    let n = BRANCH_NEGLIGIBLE * 10.0;
+    let all = |x: f64| move |r: &mut Res| r.blocks.iter_mut().for_each(|b| b.ff_branch.norm = x);
+    assert!(residual_with(all(n * hi)).is_empty());
+    assert_eq!(
+        residual_with(all(n * lo)),
+        ["branches negligible (‖a·FF‖/‖x‖ ≤ 1.0e-2 at every block): \
+          the blocks start near the identity"]
+    );
+    // Gradients: the mean block norm, and block 0 against the last block.
+    let vg = d.vanishing_grad_norm;
+    assert!(residual_with(|r| r.grads = [vg * hi; 3]).is_empty());
+    assert_eq!(
+        residual_with(|r| r.grads = [vg * lo; 3]),
+        ["vanishing gradients (mean block ‖grad‖ 1.00e-6 < 1e-6)"]
+    );
+    let xg = d.exploding_grad_norm;
+    assert!(residual_with(|r| r.grads = [xg * lo; 3]).is_empty());
+    assert_eq!(
+        residual_with(|r| r.grads = [xg * hi; 3]),
+        ["exploding gradients (mean block ‖grad‖ 1.00e1 > 10)"]
+    );
+    let early = EARLY_GRAD_RATIO * 1e-2;
+    assert!(residual_with(|r| r.grads[0] = early * hi).is_empty());
+    assert_eq!(
+        residual_with(|r| r.grads[0] = early * lo),
+        ["vanishing gradients at early blocks (block 0's ‖grad‖ is 1.0e-2× block 2's)"]
+    );
+    let late = 1e-2 / EARLY_GRAD_RATIO;
+    assert!(residual_with(|r| r.grads[0] = late * lo).is_empty());
+    assert_eq!(
+        residual_with(|r| r.grads[0] = late * hi),
+        ["exploding gradients at early blocks (block 0's ‖grad‖ is 1.0e2× block 2's)"]
+    );
+}
+
+#[test]
+fn a_residual_run_with_nan_is_non_finite_and_nothing_else() {
+    let diagnosis = residual_with(|r| {
+        r.blocks[1].stream.nan_count = 5;
+        r.output.std = 0.0; // what the finite rest of an all-NaN output gives
+    });
+    assert_eq!(
+        diagnosis,
+        [
+            "NaN/Inf values (5 NaN, 0 Inf)",
+            "cannot judge output scale, stream, gradients \
+             (the statistics leave out the NaN/Inf values)"
         ]
     );
 }

@@ -197,6 +197,12 @@ fn check_against_reference(s: &RunSpec) {
             &g.grad_weight,
             &tensor_stats(&rl.grad_weight, None, None),
         );
+        // A bias gradient on one side only is a failure, not a skip.
+        assert_eq!(
+            g.grad_bias.is_some(),
+            rl.grad_bias.is_some(),
+            "{tag} layer {i}: grad_bias on one side only"
+        );
         if let (Some(gb), Some(rb)) = (&g.grad_bias, &rl.grad_bias) {
             check_stats(
                 &format!("{tag} layer {i} grad_bias"),

@@ -515,9 +515,13 @@ fn extreme_f32_magnitudes() {
     let mut failures = Vec::new();
     for ((what, d), s) in cases.iter().zip(&stats) {
         let r = tensor_stats_f32(d, Some(0.9), Some(4));
+        // f32 inputs of magnitude M carry rounding of M·2⁻²³ each, so no
+        // f32 reduction can promise the mean closer than a few of those;
+        // finite alone would accept a mean of 1e38 for [3e38, -3e38, 1].
+        let scale = r.min.abs().max(r.max.abs());
         let ok = s.min == r.min
             && s.max == r.max
-            && s.mean.is_finite()
+            && (s.mean - r.mean).abs() <= 4.0 * f64::from(f32::EPSILON) * scale
             && s.std.is_finite()
             && (s.std - r.std).abs() <= 1e-4 * r.std
             && (s.norm - r.norm).abs() <= 1e-4 * r.norm

@@ -113,12 +113,30 @@ fn repeats_show_each_finding_once_with_its_count_and_a_plain_footer() {
     let last = r.stdout.lines().last().unwrap();
     assert!(last.starts_with("Ran 6 runs on "), "{last}");
     assert_eq!(ran_resumed(&r.stdout), (6, 0));
+    // One repeat without the finding: the count is of the runs that had it
+    // (the table of a resumed folder is read back from results.json).
+    let path = t.join("out").join("results.json");
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let first_tiny = doc["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|r| r["group"] == "Tiny")
+        .unwrap();
+    doc["runs"][first_tiny]["summary"]["diagnosis"] = json!([]);
+    std::fs::write(&path, doc.to_string()).unwrap();
     let again = initscope_ok(&["run", s(&m), "--out", s(&t.join("out")), "--resume"]);
     let last = again.stdout.lines().last().unwrap();
     assert!(
         last.starts_with("Ran 0 runs, kept 6 finished earlier on "),
         "{last}"
     );
+    let row = again
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Tiny"))
+        .unwrap();
+    assert!(row.contains("vanishing activations (2/3)"), "{row}");
 }
 
 /// The binary with `XDG_RUNTIME_DIR` set to `value` (None: unset).

@@ -301,7 +301,10 @@ pub fn step_spec(width: usize, depth: usize, batch: usize) -> RunSpec {
 
 fn bench_steps(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result<(), GpuError> {
     for (name, width, depth, batch) in STEPS {
+        // Quick: a smoke run of the suite (about a minute on lavapipe), not
+        // figures to compare with the full sizes.
         let depth = if o.quick { depth.min(10) } else { depth };
+        let batch = if o.quick { batch.min(256) } else { batch };
         let spec = step_spec(width, depth, batch);
         let model = build(&spec, None).map_err(|e| GpuError::Device(e.0))?;
         let limits = exec::limits(gpu);
@@ -329,8 +332,8 @@ fn bench_steps(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result
             }
         }
         let flops = 6.0 * batch as f64 * (width * width) as f64 * depth as f64;
-        let label = if o.quick && depth != STEPS[1].2 && name.contains("(b)") {
-            format!("{name} [quick: depth {depth}]")
+        let label = if o.quick && name.contains("(b)") {
+            format!("{name} [quick: depth {depth}, batch {batch}]")
         } else {
             name.to_string()
         };

@@ -67,6 +67,7 @@ pub(super) fn bench_residual(
 ) -> Result<(), GpuError> {
     let (name, width, ff, depth, tokens) = RESIDUAL_STEP;
     let depth = if o.quick { 2 } else { depth };
+    let tokens = if o.quick { tokens.min(256) } else { tokens };
     let model = build_residual(&residual_spec(width, ff, depth, tokens), None)
         .map_err(|e| GpuError::Device(e.0))?;
     let bytes = model
@@ -86,7 +87,7 @@ pub(super) fn bench_residual(
         }
     }
     let label = if o.quick {
-        format!("{name} [quick: {depth} blocks]")
+        format!("{name} [quick: {depth} blocks, {tokens} tokens]")
     } else {
         name.to_string()
     };

@@ -71,18 +71,22 @@ fn range(v: Option<&Value>) -> Option<[u64; 2]> {
     Some([a.first()?.as_u64()?, a.get(1)?.as_u64()?])
 }
 
-/// Training covers linear stacks: the per-step records, the unit symmetry
-/// and the muP multipliers are defined per layer, and residual stacks
-/// (`network.block: "residual"`) have no tested training path yet.
+/// Training updates every parameter; a residual stack's token-embedding
+/// input is a fixed lookup drawn at init (no gradient reaches its table),
+/// so it cannot be trained as torch would train `nn.Embedding`.
 fn check_trainable(c: &mut Checker, v: &View) {
-    let residual = (v.valid("network").and_then(|n| n.get("block")))
-        .and_then(Value::as_str)
-        .is_some_and(|b| b == "residual");
-    if residual && v.given("train").is_some() {
+    let embedding = v.valid("input").and_then(|i| i.get("embedding"));
+    if embedding.is_some() && v.given("train").is_some() {
         c.push(
-            &v.at("train"),
-            "training residual stacks (network.block \"residual\") is not supported yet; \
-             remove \"train\" or train a linear stack",
+            &v.at("input").key("embedding"),
+            "training with token-embedding input is not supported (the embedding table is a fixed lookup, not a trained parameter); use \"input\": {\"dist\": ...} or remove \"train\"",
+        );
+    }
+    let attention = v.valid("network").and_then(|n| n.get("attention"));
+    if attention.is_some() && v.given("train").is_some() {
+        c.push(
+            &v.at("network").key("attention"),
+            "training a stack with attention is not supported yet (issue 12 covers attention at initialization); remove \"train\" or \"attention\"",
         );
     }
 }

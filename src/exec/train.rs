@@ -13,10 +13,10 @@ use crate::kernels::loss::encode_scale;
 use crate::kernels::optim::{encode_update, update};
 use crate::kernels::reduce::{self, Item};
 use crate::kernels::symmetry::{SymLayer, encode_symmetry};
-use crate::model::StatRequest;
-use crate::model::records::{StepExtras, train_layer_records};
+use crate::model::records::{StepExtras, UpdateNorms, train_block_records, train_layer_records};
 use crate::model::train::{TrainPlan, TrainUnit, in_train_record};
-use crate::results::{TrainRecord, TrainStep, UpdateRecord};
+use crate::model::{ParamId, StatRequest};
+use crate::results::{TrainRecord, TrainStep};
 use crate::rng::{Draw, Role, Stream};
 use crate::train::DataMode;
 use std::time::Instant;
@@ -30,8 +30,9 @@ pub struct TrainOutput {
     pub train_ms: f64,
 }
 
-/// Norms of the units' weights before an update and of the update itself,
-/// reduced on the GPU and read at the next record.
+/// Norms of the recorded parameters (`Model::update_params`) before an
+/// update and of the update itself, reduced on the GPU and read at the next
+/// record.
 struct PendingUpdate {
     before: reduce::StatsBuffers,
     delta: reduce::StatsBuffers,
@@ -70,6 +71,7 @@ impl Session<'_> {
             .ok_or_else(|| ExecError::Config("the run has no train block".into()))?;
         let cfg = &plan.config;
         let units = model.train_units();
+        let moved = model.update_params();
         let sym = self.symmetry_buffers(units.len())?;
         let subset: Vec<&StatRequest> = model
             .stats
@@ -101,7 +103,7 @@ impl Session<'_> {
                 self.encode_symmetry(&mut enc, &units, &sym)?;
             }
             let next = if k < cfg.steps {
-                self.encode_step_update(&mut enc, plan, &units, k, cfg.records(k + 1))?
+                self.encode_step_update(&mut enc, plan, &moved, k, cfg.records(k + 1))?
             } else {
                 None
             };
@@ -113,7 +115,7 @@ impl Session<'_> {
             if let Some(stats) = stats {
                 let all = stats.read(gpu)?;
                 let extras = StepExtras {
-                    updates: read_updates(gpu, &units, pending.take())?,
+                    updates: read_updates(gpu, &moved, pending.take())?,
                     symmetry: self.read_symmetry(&units, &sym)?,
                 };
                 let lr = (k < cfg.steps).then(|| plan.optimizer.lr() * cfg.lr_factor(k));
@@ -122,6 +124,7 @@ impl Session<'_> {
                     loss: loss::value_of(model, &all).unwrap_or(f64::NAN),
                     lr,
                     layers: train_layer_records(model, &all, &extras),
+                    blocks: train_block_records(model, &all, &extras),
                 });
                 if k == 0 {
                     first = Some(self.step_output(all, t1.elapsed().as_secs_f64() * 1e3)?);
@@ -163,18 +166,18 @@ impl Session<'_> {
     }
 
     /// Records the update from step `k` to `k + 1` of every parameter; when
-    /// step `k + 1` is recorded, also the norms of the units' weights before
-    /// it and of their updates.
+    /// step `k + 1` is recorded, also the norms of the `moved` parameters
+    /// before it and of their updates.
     fn encode_step_update(
         &self,
         enc: &mut wgpu::CommandEncoder,
         plan: &TrainPlan,
-        units: &[TrainUnit],
+        moved: &[ParamId],
         k: u32,
         record_next: bool,
     ) -> Result<Option<PendingUpdate>, GpuError> {
         let before = record_next
-            .then(|| self.reduce_norms(enc, units, false))
+            .then(|| self.reduce_norms(enc, moved, false))
             .transpose()?;
         let rate = plan.optimizer.lr() * plan.config.lr_factor(k);
         for (i, p) in self.model.params.iter().enumerate() {
@@ -192,28 +195,24 @@ impl Session<'_> {
         let Some(before) = before else {
             return Ok(None);
         };
-        let delta = self.reduce_norms(enc, units, true)?;
+        let delta = self.reduce_norms(enc, moved, true)?;
         Ok(Some(PendingUpdate { before, delta }))
     }
 
-    /// Records the reduction of each unit's weight (or, with `delta`, of its
-    /// last update, which the optimizer left in the gradient's buffer).
+    /// Records the reduction of each parameter of `moved` (or, with `delta`,
+    /// of its last update, which the optimizer left in the gradient's buffer).
     fn reduce_norms(
         &self,
         enc: &mut wgpu::CommandEncoder,
-        units: &[TrainUnit],
+        moved: &[ParamId],
         delta: bool,
     ) -> Result<reduce::StatsBuffers, GpuError> {
         let b = &self.bufs;
-        let items: Vec<Item<'_>> = units
+        let items: Vec<Item<'_>> = moved
             .iter()
-            .map(|u| {
-                let buf = if delta {
-                    b.param_grad(u.weight)
-                } else {
-                    b.param(u.weight)
-                };
-                Item::whole(buf, self.model.param(u.weight).len() as u32, false)
+            .map(|&p| {
+                let buf = if delta { b.param_grad(p) } else { b.param(p) };
+                Item::whole(buf, self.model.param(p).len() as u32, false)
             })
             .collect();
         reduce::encode_reduce(self.gpu, enc, &items, 1.0, 0)
@@ -251,12 +250,12 @@ impl Session<'_> {
         Ok(())
     }
 
-    /// Each unit layer's fraction of duplicated units.
+    /// Each unit layer's fraction of duplicated units, by its weight.
     fn read_symmetry(
         &self,
         units: &[TrainUnit],
         sym: &Symmetry,
-    ) -> Result<Vec<(usize, f64)>, GpuError> {
+    ) -> Result<Vec<(ParamId, f64)>, GpuError> {
         let counts: Vec<u32> = self
             .gpu
             .read("symmetry counts", &sym.counts, 0, units.len())?;
@@ -265,41 +264,31 @@ impl Session<'_> {
             .zip(counts)
             .map(|(u, c)| {
                 let rows = self.model.param(u.weight).rows.max(1);
-                (u.index, f64::from(c) / rows as f64)
+                (u.weight, f64::from(c) / rows as f64)
             })
             .collect())
     }
 }
 
-/// The update records of a pending reduction (zeros at step 0).
+/// The update norms of a pending reduction (none at step 0).
 fn read_updates(
     gpu: &Gpu,
-    units: &[TrainUnit],
+    moved: &[ParamId],
     pending: Option<PendingUpdate>,
-) -> Result<Vec<(usize, UpdateRecord)>, GpuError> {
+) -> Result<Vec<UpdateNorms>, GpuError> {
     let Some(p) = pending else {
-        return Ok(units
-            .iter()
-            .map(|u| (u.index, UpdateRecord::default()))
-            .collect());
+        return Ok(Vec::new());
     };
-    let flags = vec![false; units.len()];
+    let flags = vec![false; moved.len()];
     let before = reduce::read_stats(gpu, &p.before, &flags)?;
     let delta = reduce::read_stats(gpu, &p.delta, &flags)?;
-    Ok(units
+    Ok(moved
         .iter()
         .zip(before.iter().zip(&delta))
-        .map(|(u, (b, d))| {
-            let ratio = match (d.norm, b.norm) {
-                (0.0, _) => 0.0,
-                (n, 0.0) => n * f64::INFINITY,
-                (n, w) => n / w,
-            };
-            let update = UpdateRecord {
-                norm: d.norm,
-                ratio,
-            };
-            (u.index, update)
+        .map(|(&param, (b, d))| UpdateNorms {
+            param,
+            delta: d.norm,
+            before: b.norm,
         })
         .collect())
 }

@@ -99,6 +99,9 @@ impl Gpu {
         bytes: u64,
         chunked: bool,
     ) -> Result<wgpu::Buffer, GpuError> {
+        if let Some(f) = crate::fault::hit(crate::fault::Site::Alloc) {
+            return Err(crate::fault::gpu_error(f, label));
+        }
         let size = bytes.max(16).next_multiple_of(16);
         let taken = {
             let mut free = self.pool.free.lock().unwrap_or_else(|p| p.into_inner());
@@ -196,6 +199,9 @@ impl Gpu {
 
     /// Submits one command buffer inside error scopes naming `what`.
     pub fn submit(&self, what: &str, enc: wgpu::CommandEncoder) -> Result<(), GpuError> {
+        if let Some(f) = crate::fault::hit(crate::fault::Site::Submit) {
+            return Err(crate::fault::gpu_error(f, what));
+        }
         self.scoped(what, || {
             self.queue.submit([enc.finish()]);
         })

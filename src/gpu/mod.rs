@@ -29,6 +29,11 @@ pub enum GpuError {
     #[error("GPU out of memory in {what}: {detail}")]
     OutOfMemory { what: String, detail: String },
     #[error(
+        "the GPU device was lost during {what} ({detail}): a driver reset or a removed GPU; \
+         finished runs are kept, rerun with --resume"
+    )]
+    DeviceLost { what: String, detail: String },
+    #[error(
         "{what} needs {} in one binding; this adapter allows {} ({limit}).{hint}",
         human_bytes(*bytes), human_bytes(*allowed)
     )]

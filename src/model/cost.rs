@@ -220,10 +220,15 @@ impl Model {
             })
             .map(|elems| elems * REDUCE_FLOPS + DISPATCH_FLOPS)
             .sum();
-        // Norms of each unit's weight and update, and the symmetry signatures.
-        let units: u64 = (self.train_units().iter())
-            .map(|u| 3 * REDUCE_FLOPS * self.param(u.weight).len() as u64 + 4 * DISPATCH_FLOPS)
+        // Norms of the recorded parameters and their updates, and the
+        // units' symmetry signatures.
+        let norms: u64 = (self.update_params().iter())
+            .map(|p| 2 * REDUCE_FLOPS * self.param(*p).len() as u64 + 2 * DISPATCH_FLOPS)
             .sum();
+        let units: u64 = norms
+            + (self.train_units().iter())
+                .map(|u| REDUCE_FLOPS * self.param(u.weight).len() as u64 + 2 * DISPATCH_FLOPS)
+                .sum::<u64>();
         let records = steps / u64::from(tr.config.every()) + 1;
         steps
             .saturating_mul(ops + updates + data)

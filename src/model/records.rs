@@ -1,9 +1,10 @@
 //! Turning the reduced statistics of a step (keyed by [`StatKey`]) into the
 //! results schema's records.
 
-use super::{BlockField, LayerField, Model, StatKey, TensorField};
+use super::{BlockField, LayerField, Model, ParamId, StatKey, TensorField};
 use crate::results::{
-    BlockRecord, LayerRecord, LsuvRecord, TensorRecord, TensorStats, TrainLayerRecord, UpdateRecord,
+    BlockRecord, LayerRecord, LsuvRecord, TensorRecord, TensorStats, TrainBlockRecord,
+    TrainLayerRecord, TrainWeightRecord, UpdateRecord,
 };
 
 /// Every record of one step.
@@ -225,12 +226,57 @@ impl HeadSummary {
     }
 }
 
-/// What a recorded training step measured besides the statistics, per
-/// layer index: the update that led to it and the unit symmetry.
+/// The norms of a parameter before an update and of the update itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UpdateNorms {
+    pub param: ParamId,
+    /// ‖W_k − W_(k−1)‖.
+    pub delta: f64,
+    /// ‖W_(k−1)‖.
+    pub before: f64,
+}
+
+/// What a recorded training step measured besides the statistics: the
+/// update that led to it per parameter (none at step 0) and the unit
+/// symmetry per unit weight.
 #[derive(Debug, Clone, Default)]
 pub struct StepExtras {
-    pub updates: Vec<(usize, UpdateRecord)>,
-    pub symmetry: Vec<(usize, f64)>,
+    pub updates: Vec<UpdateNorms>,
+    pub symmetry: Vec<(ParamId, f64)>,
+}
+
+impl StepExtras {
+    /// The update of `params` taken as one vector: ‖Δ‖ and ‖Δ‖/‖W‖ (0 when
+    /// nothing moved, infinite when only the update is non-zero; zeros at
+    /// step 0).
+    pub fn update_of(&self, params: &[ParamId]) -> UpdateRecord {
+        let (mut d2, mut b2) = (0.0, 0.0);
+        for u in self.updates.iter().filter(|u| params.contains(&u.param)) {
+            d2 += u.delta * u.delta;
+            b2 += u.before * u.before;
+        }
+        let norm = f64::sqrt(d2);
+        let ratio = match (norm, b2.sqrt()) {
+            (0.0, _) => 0.0,
+            (n, 0.0) => n * f64::INFINITY,
+            (n, w) => n / w,
+        };
+        UpdateRecord { norm, ratio }
+    }
+
+    fn symmetry_of(&self, w: ParamId) -> f64 {
+        (self.symmetry.iter())
+            .find(|(p, _)| *p == w)
+            .map_or(0.0, |(_, s)| *s)
+    }
+}
+
+/// The statistic of `key` among a step's, or empty statistics.
+fn find_stat(stats: &[(StatKey, TensorStats)], key: StatKey) -> TensorStats {
+    (stats.iter())
+        .find(|(k, _)| *k == key)
+        .map(|(_, s)| s.clone())
+        .unwrap_or_default()
 }
 
 /// One training record per layer of a linear stack from a step's
@@ -240,31 +286,52 @@ pub fn train_layer_records(
     stats: &[(StatKey, TensorStats)],
     extras: &StepExtras,
 ) -> Vec<TrainLayerRecord> {
-    let find = |i: usize, f: LayerField| {
-        stats
-            .iter()
-            .find(|(k, _)| *k == StatKey::Layer(i, f))
-            .map(|(_, s)| s.clone())
-            .unwrap_or_default()
-    };
+    let find = |i: usize, f: LayerField| find_stat(stats, StatKey::Layer(i, f));
+    let units = model.train_units();
     model
         .layers
         .iter()
-        .map(|l| TrainLayerRecord {
-            index: l.index,
-            act: find(l.index, LayerField::Act),
-            grad_weight: find(l.index, LayerField::GradWeight),
-            grad_act: find(l.index, LayerField::GradAct),
-            update: extras
-                .updates
-                .iter()
-                .find(|(i, _)| *i == l.index)
-                .map_or_else(UpdateRecord::default, |(_, u)| *u),
-            symmetry: extras
-                .symmetry
-                .iter()
-                .find(|(i, _)| *i == l.index)
-                .map_or(0.0, |(_, s)| *s),
+        .map(|l| {
+            let weight = units.iter().find(|u| u.index == l.index).map(|u| u.weight);
+            TrainLayerRecord {
+                index: l.index,
+                act: find(l.index, LayerField::Act),
+                grad_weight: find(l.index, LayerField::GradWeight),
+                grad_act: find(l.index, LayerField::GradAct),
+                update: weight.map_or_else(UpdateRecord::default, |w| extras.update_of(&[w])),
+                symmetry: weight.map_or(0.0, |w| extras.symmetry_of(w)),
+            }
+        })
+        .collect()
+}
+
+/// One training record per block of a residual stack from a step's
+/// statistics (empty for linear stacks).
+pub fn train_block_records(
+    model: &Model,
+    stats: &[(StatKey, TensorStats)],
+    extras: &StepExtras,
+) -> Vec<TrainBlockRecord> {
+    let Some(res) = &model.residual else {
+        return Vec::new();
+    };
+    let weight = |w: ParamId| TrainWeightRecord {
+        grad_weight: find_stat(stats, StatKey::Tensor(w, TensorField::Grad)),
+        update: extras.update_of(&[w]),
+        symmetry: extras.symmetry_of(w),
+    };
+    (res.blocks.iter())
+        .map(|b| {
+            let field = |f| find_stat(stats, StatKey::Block(b.index, f));
+            TrainBlockRecord {
+                index: b.index,
+                stream: field(BlockField::Stream),
+                grad_stream: field(BlockField::GradStream),
+                ff_branch: field(BlockField::FfBranch),
+                update: extras.update_of(&model.block_params(b.index)),
+                fc1: weight(b.fc1),
+                fc2: weight(b.fc2),
+            }
         })
         .collect()
 }

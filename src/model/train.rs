@@ -2,7 +2,7 @@
 //! parameter's muP multipliers, and the units whose updates and symmetry
 //! are recorded.
 
-use super::{LayerField, Model, Op, ParamId, StatKey, StatSource};
+use super::{LayerField, Model, Op, ParamId, StatKey, StatSource, TensorField};
 use crate::train::mup::{ParamKind, multipliers};
 use crate::train::{Optimizer, Parametrization, TrainConfig};
 
@@ -29,11 +29,13 @@ impl TrainPlan {
     }
 }
 
-/// A unit of the per-step records: a layer's weight (and bias), whose update
-/// norm and unit symmetry are recorded.
+/// A unit of the per-step records: a layer's weight (and bias), whose unit
+/// symmetry is recorded (linear stacks: each layer; residual stacks: each
+/// block's fc1 and fc2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrainUnit {
-    /// The layer (linear stacks) the record belongs to.
+    /// The layer (linear stacks) or block (residual stacks) the record
+    /// belongs to.
     pub index: usize,
     pub weight: ParamId,
     pub bias: Option<ParamId>,
@@ -48,10 +50,17 @@ impl TrainPlan {
         if config.parametrization == Parametrization::Mup {
             for (i, p) in model.params.iter().enumerate() {
                 let kind = model.param_kind(ParamId(i));
+                // Residual stacks scale every fan with the width (the base
+                // model keeps the run's ff_width/width ratio), so each
+                // hidden matrix's multiplier is width/base_width.
+                let (fan_in, fan_out) = match &model.residual {
+                    Some(r) => (r.width, r.width),
+                    None => (p.fan_in, p.fan_out),
+                };
                 let (lr, init) = multipliers(
                     kind,
-                    p.fan_in,
-                    p.fan_out,
+                    fan_in,
+                    fan_out,
                     config.base_width,
                     optimizer.is_adaptive(),
                 );
@@ -68,7 +77,8 @@ impl TrainPlan {
 }
 
 /// Whether a statistic is part of the per-step training records (the rest,
-/// and every histogram, is reduced at step 0 only).
+/// and every histogram, is reduced at step 0 only). Residual stacks record
+/// their blocks, the parameters' gradients and the output (the loss reads it).
 pub fn in_train_record(key: &StatKey) -> bool {
     matches!(
         key,
@@ -77,6 +87,9 @@ pub fn in_train_record(key: &StatKey) -> bool {
                 _,
                 LayerField::Act | LayerField::GradWeight | LayerField::GradAct
             )
+            | StatKey::Block(..)
+            | StatKey::Tensor(_, TensorField::Grad)
+            | StatKey::Output(_)
     )
 }
 
@@ -87,6 +100,15 @@ impl Model {
     pub fn param_kind(&self, id: ParamId) -> ParamKind {
         if self.param(id).cols == 1 {
             return ParamKind::Vector;
+        }
+        // A residual stack's output is its stream: no readout matrix, so
+        // every matrix but the input projection is hidden.
+        if self.residual.is_some() {
+            return if self.param(id).name == "input_proj.weight" {
+                ParamKind::InputWeight
+            } else {
+                ParamKind::HiddenWeight
+            };
         }
         let last = self.ops.iter().rev().find_map(|op| match op {
             Op::Linear { w, .. } => Some(*w),
@@ -108,6 +130,20 @@ impl Model {
     /// The units of the per-step records: each layer's weight and bias, as
     /// the statistic requests name them.
     pub fn train_units(&self) -> Vec<TrainUnit> {
+        if let Some(res) = &self.residual {
+            let bias = |w: ParamId| {
+                let name = self.param(w).name.replace(".weight", ".bias");
+                (self.params.iter().position(|p| p.name == name)).map(ParamId)
+            };
+            return (res.blocks.iter())
+                .flat_map(|b| [b.fc1, b.fc2].map(|w| (b.index, w)))
+                .map(|(index, weight)| TrainUnit {
+                    index,
+                    weight,
+                    bias: bias(weight),
+                })
+                .collect();
+        }
         let param_of = |i: usize, f: LayerField| {
             self.stats.iter().find_map(|r| match (&r.key, r.source) {
                 (StatKey::Layer(j, g), StatSource::Param(p)) if *j == i && *g == f => Some(p),
@@ -123,6 +159,25 @@ impl Model {
                     bias: param_of(l.index, LayerField::Bias),
                 })
             })
+            .collect()
+    }
+
+    /// The parameters whose update norms are recorded: each unit's weight
+    /// (linear stacks), every parameter (residual stacks, whose block
+    /// records also hold the update of all the block's parameters).
+    pub fn update_params(&self) -> Vec<ParamId> {
+        if self.residual.is_some() {
+            return (0..self.params.len()).map(ParamId).collect();
+        }
+        self.train_units().iter().map(|u| u.weight).collect()
+    }
+
+    /// The parameters of residual block `i` (export keys `blocks.{i}.*`).
+    pub fn block_params(&self, i: usize) -> Vec<ParamId> {
+        let prefix = format!("blocks.{i}.");
+        (self.params.iter().enumerate())
+            .filter(|(_, p)| p.name.starts_with(&prefix))
+            .map(|(k, _)| ParamId(k))
             .collect()
     }
 

@@ -9,7 +9,7 @@
 //! back to exactly the value in `results.json` (NaN, which JSON writes as
 //! `null`, is written as `NaN`; infinities as `inf` / `-inf`).
 
-use super::{ResultsDoc, RunResult, TensorStats, TrainStep};
+use super::{ResultsDoc, RunResult, TensorStats, TrainBlockRecord, TrainStep};
 
 /// Quotes a CSV field when it needs it (RFC 4180).
 pub(crate) fn csv_field(s: &str) -> String {
@@ -159,6 +159,40 @@ fn step_cells(s: &TrainStep) -> Vec<(String, &'static str, &'static str, f64)> {
         out.push((i.clone(), "update", "ratio", l.update.ratio));
         out.push((i, "symmetry", "fraction", l.symmetry));
     }
+    for b in &s.blocks {
+        out.extend(train_block_cells(b));
+    }
+    out
+}
+
+/// A residual block's cells of `steps.csv`: the `layer` column holds the
+/// block index; its weights' cells are named `fc1.update`, `fc2.grad_weight`, ...
+fn train_block_cells(b: &TrainBlockRecord) -> Vec<(String, &'static str, &'static str, f64)> {
+    let i = b.index.to_string();
+    let mut out = Vec::new();
+    for (tensor, t) in [
+        ("stream", &b.stream),
+        ("grad_stream", &b.grad_stream),
+        ("ff_branch", &b.ff_branch),
+        ("fc1.grad_weight", &b.fc1.grad_weight),
+        ("fc2.grad_weight", &b.fc2.grad_weight),
+    ] {
+        out.extend(
+            stat_cells(t)
+                .into_iter()
+                .map(|(k, v)| (i.clone(), tensor, k, v)),
+        );
+    }
+    for (tensor, u) in [
+        ("update", &b.update),
+        ("fc1.update", &b.fc1.update),
+        ("fc2.update", &b.fc2.update),
+    ] {
+        out.push((i.clone(), tensor, "norm", u.norm));
+        out.push((i.clone(), tensor, "ratio", u.ratio));
+    }
+    out.push((i.clone(), "fc1.symmetry", "fraction", b.fc1.symmetry));
+    out.push((i, "fc2.symmetry", "fraction", b.fc2.symmetry));
     out
 }
 

@@ -192,3 +192,60 @@ pub fn train(
 fn opt_lr(opt: &Optimizer) -> f64 {
     opt.lr()
 }
+
+/// The training of a whole [`initscope::model::Model`] (any ops: residual
+/// stacks) on a fixed batch: the loss at steps 0..=steps, the gradients at
+/// step 0, and per step the norm of each parameter's update and of the
+/// parameter before it (zeros at step 0).
+pub struct RefModelTraining {
+    pub losses: Vec<f64>,
+    pub grads0: Vec<Vec<f64>>,
+    /// `[step][param]`: (‖p_k − p_(k−1)‖, ‖p_(k−1)‖).
+    pub updates: Vec<Vec<(f64, f64)>>,
+    pub params: Vec<Vec<f64>>,
+}
+
+/// Trains every parameter of `model` (one parameter group, as torch) from
+/// `params` for `steps` updates; parameter i's rate is multiplied by
+/// `lr_mult[i]` (muP).
+pub fn train_model(
+    model: &initscope::model::Model,
+    input: &[f64],
+    mut params: Vec<Vec<f64>>,
+    target: Option<&[f64]>,
+    plan: &initscope::model::train::TrainPlan,
+) -> RefModelTraining {
+    let steps = plan.config.steps;
+    let mut states = vec![State::default(); params.len()];
+    let (mut losses, mut grads0) = (Vec::new(), Vec::new());
+    let mut updates = vec![vec![(0.0, 0.0); params.len()]];
+    for k in 0..=steps {
+        let pass = super::ops::model_pass(model, input, &params, target);
+        losses.push(pass.loss);
+        if k == 0 {
+            grads0 = pass.param_grads.clone();
+        }
+        if k == steps {
+            break;
+        }
+        let lr = plan.optimizer.lr() * plan.config.schedule.factor(k, steps);
+        let mut norms = Vec::new();
+        for (i, (p, g)) in params.iter_mut().zip(&pass.param_grads).enumerate() {
+            let before = p.clone();
+            let rate = lr * plan.lr_mult[i];
+            update(&plan.optimizer, p, g, &mut states[i], rate, k as i32 + 1);
+            let d: f64 = (p.iter().zip(&before))
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
+            let w: f64 = before.iter().map(|b| b * b).sum();
+            norms.push((d.sqrt(), w.sqrt()));
+        }
+        updates.push(norms);
+    }
+    RefModelTraining {
+        losses,
+        grads0,
+        updates,
+        params,
+    }
+}

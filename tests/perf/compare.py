@@ -218,13 +218,13 @@ def main():
         t_ms = torch_orthogonal(n)
         rows.append((f"orthogonal {n}x{n} (ms; ratio torch/ours)", o_ms, t_ms, t_ms / o_ms,
                      0.5 if n == 1024 else None))
-    for label, (w, d, b) in [("step (a)", (512, 10, 64)), ("step (b)", (1024, 10 if QUICK else 50, 1024))]:
+    for label, (w, d, b) in [("step (a)", (512, 10, 64)), ("step (b)", (1024, 10 if QUICK else 50, 256 if QUICK else 1024))]:
         gf, ms = ours(label, "GFLOP/s")
         t_ms, t_gf = torch_step(w, d, b)
         rows.append((f"{label} {d}x{w} b{b} (GFLOP/s; ms {ms:.0f} vs {t_ms:.0f})", gf, t_gf, gf / t_gf,
                      0.25 if label == "step (b)" else None))
     gf, ms = ours("step (c)", "GFLOP/s")
-    t_ms, t_gf = torch_residual_step(512, 2048, 2 if QUICK else 12, 1024)
+    t_ms, t_gf = torch_residual_step(512, 2048, 2 if QUICK else 12, 256 if QUICK else 1024)
     rows.append((f"step (c) residual 12x(512, 2048) 1024 tokens (GFLOP/s; ms {ms:.0f} vs {t_ms:.0f})",
                  gf, t_gf, gf / t_gf, 0.35))
     n = 1 << (22 if QUICK else 24)

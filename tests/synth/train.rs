@@ -82,6 +82,7 @@ impl Curve {
                     loss,
                     lr: (k < self.steps).then_some(1e-3),
                     layers,
+                    blocks: Vec::new(),
                 }
             })
             .collect();

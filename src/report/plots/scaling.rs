@@ -105,7 +105,7 @@ fn panel_steps(runs: &[&RunResult]) -> Vec<u32> {
 /// RMS of a layer's activation: ‖a‖/√n, the typical coordinate size.
 fn rms(run: &RunResult, step: u32, layer: usize) -> Option<f64> {
     let s = steps(run).iter().find(|s| s.step == step)?;
-    let a = &s.layers.get(layer)?.act;
+    let a = s.act_of(layer)?;
     (a.count > 0).then(|| a.norm / (a.count as f64).sqrt())
 }
 
@@ -117,14 +117,14 @@ pub(super) fn layer_axis(n: usize) -> Axis {
     axis
 }
 
-fn layer_style(i: usize, n: usize) -> SeriesStyle {
+fn layer_style(word: &str, i: usize, n: usize) -> SeriesStyle {
     let t = if n > 1 {
         i as f64 / (n - 1) as f64
     } else {
         0.0
     };
     SeriesStyle {
-        label: format!("layer {i}"),
+        label: format!("{word} {i}"),
         color: viridis(0.9 * t),
         dash: Dash::Solid,
         marker: Marker::Circle,
@@ -132,7 +132,12 @@ fn layer_style(i: usize, n: usize) -> SeriesStyle {
 }
 
 fn coord_check(ctx: &Ctx, root: &Area, key: &str) -> Result<(), DrawError> {
-    let title = "Coordinate check: RMS activation per layer against width";
+    let word = super::training::unit_word(ctx);
+    let title = if word == "block" {
+        "Coordinate check: RMS of each block's stream against width"
+    } else {
+        "Coordinate check: RMS activation per layer against width"
+    };
     let f = frame(root, title, &ctx.subtitle, LEGEND_W)?;
     let rows: Vec<_> = lines(ctx, &[key]).into_iter().take(4).collect();
     let cols = rows
@@ -145,7 +150,7 @@ fn coord_check(ctx: &Ctx, root: &Area, key: &str) -> Result<(), DrawError> {
         .doc
         .runs
         .iter()
-        .map(|r| r.layers.len())
+        .map(|r| r.layers.len().max(r.blocks.len()))
         .max()
         .unwrap_or(0);
     let mut drawn = Drawn::default();
@@ -169,7 +174,7 @@ fn coord_check(ctx: &Ctx, root: &Area, key: &str) -> Result<(), DrawError> {
                         }
                     }
                     Series {
-                        style: layer_style(i, depth),
+                        style: layer_style(word, i, depth),
                         points,
                         band: Vec::new(),
                         theory: Vec::new(),
@@ -193,7 +198,7 @@ fn coord_check(ctx: &Ctx, root: &Area, key: &str) -> Result<(), DrawError> {
     let (top, bottom) = f.legend.split_vertically((h as f64 * 0.55) as u32);
     colorbar(
         &top,
-        "colour: layer",
+        &format!("colour: {word}"),
         &layer_axis(depth),
         &|t| viridis(0.9 * t),
         None,

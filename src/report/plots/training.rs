@@ -9,7 +9,7 @@ use super::lines::{Drawn, Panel, draw_panel, fit_y};
 use super::scale::Axis;
 use super::style::{Marker, SeriesStyle, viridis};
 use super::{Area, DrawError, Job};
-use crate::results::{RunResult, TrainLayerRecord, TrainStep};
+use crate::results::{RunResult, TrainStep};
 
 /// The recorded steps of a run (empty without training).
 pub(super) fn steps(run: &RunResult) -> &[TrainStep] {
@@ -50,8 +50,8 @@ pub(super) fn jobs<'a>(ctx: &'a Ctx<'a>) -> Vec<Job<'a>> {
         .doc
         .runs
         .iter()
-        .flat_map(|r| steps(r).iter().flat_map(|s| &s.layers))
-        .any(|l| l.symmetry > 0.0);
+        .flat_map(|r| steps(r).iter().flat_map(TrainStep::hidden_symmetry))
+        .any(|s| s > 0.0);
     if symmetric {
         out.push(Job::new(
             "symmetry.png",
@@ -161,10 +161,23 @@ fn loss_figure(ctx: &Ctx, root: &Area) -> Result<(), DrawError> {
     notes(&f.footer, &drawn.notes(), &[])
 }
 
-/// The layers of a run's steps as series of `metric` against step, coloured by depth.
-fn layer_lines(run: &RunResult, metric: fn(&TrainLayerRecord) -> Option<f64>) -> Vec<Series> {
+/// "layer" or "block": what the runs of `ctx` record per step.
+pub(super) fn unit_word(ctx: &Ctx) -> &'static str {
+    let blocks = (ctx.doc.runs.iter())
+        .flat_map(|r| steps(r).first())
+        .any(|s| !s.blocks.is_empty());
+    if blocks { "block" } else { "layer" }
+}
+
+/// The layers (or blocks) of a run's steps as series of `metric` against
+/// step, coloured by depth.
+fn layer_lines(
+    run: &RunResult,
+    word: &str,
+    metric: impl Fn(&TrainStep, usize) -> Option<f64>,
+) -> Vec<Series> {
     let st = steps(run);
-    let n = st.iter().map(|s| s.layers.len()).max().unwrap_or(0);
+    let n = st.iter().map(TrainStep::depth).max().unwrap_or(0);
     (0..n)
         .map(|i| {
             let t = if n > 1 {
@@ -173,14 +186,14 @@ fn layer_lines(run: &RunResult, metric: fn(&TrainLayerRecord) -> Option<f64>) ->
                 0.0
             };
             let style = SeriesStyle {
-                label: format!("layer {i}"),
+                label: format!("{word} {i}"),
                 color: viridis(0.9 * t),
                 dash: super::style::Dash::Solid,
                 marker: Marker::None,
             };
             let points = st
                 .iter()
-                .filter_map(|s| Some((f64::from(s.step), metric(s.layers.get(i)?)?)))
+                .filter_map(|s| Some((f64::from(s.step), metric(s, i)?)))
                 .collect();
             Series {
                 style,
@@ -193,7 +206,12 @@ fn layer_lines(run: &RunResult, metric: fn(&TrainLayerRecord) -> Option<f64>) ->
 }
 
 fn layers_figure(ctx: &Ctx, root: &Area) -> Result<(), DrawError> {
-    let title = "Activation std and update ratio per layer during training";
+    let word = unit_word(ctx);
+    let title = if word == "block" {
+        "Stream std and update ratio per block during training"
+    } else {
+        "Activation std and update ratio per layer during training"
+    };
     let f = frame(root, title, &ctx.subtitle, LEGEND_W)?;
     let arms: Vec<_> = ctx
         .arms
@@ -207,16 +225,16 @@ fn layers_figure(ctx: &Ctx, root: &Area) -> Result<(), DrawError> {
     let mut depth = 1;
     for (arm, pair) in arms.iter().zip(rows.chunks(2)) {
         let run = arm.runs[0];
-        let act = layer_lines(run, |l| Some(l.act.std));
+        let act = layer_lines(run, word, |s, i| Some(s.act_of(i)?.std));
         // Step 0 follows no update; a 0 later is a layer that did not move.
-        let mut ratio = layer_lines(run, |l| Some(l.update.ratio));
+        let mut ratio = layer_lines(run, word, |s, i| Some(s.update_of(i)?.ratio));
         for s in &mut ratio {
             s.points.retain(|p| p.0 > 0.0);
         }
         depth = depth.max(act.len());
         for (area, (series, what)) in pair
             .iter()
-            .zip([(&act, "activation std"), (&ratio, "update ratio")])
+            .zip([(&act, act_word(word)), (&ratio, "update ratio")])
         {
             let panel = Panel {
                 title: format!("{} · {what}", arm.style.label),
@@ -234,7 +252,8 @@ fn layers_figure(ctx: &Ctx, root: &Area) -> Result<(), DrawError> {
     let (_, h) = f.legend.dim_in_pixel();
     let (top, bottom) = f.legend.split_vertically((h as f64 * 0.5) as u32);
     let axis = super::scaling::layer_axis(depth);
-    colorbar(&top, "colour: layer", &axis, &|t| viridis(0.9 * t), None)?;
+    let bar = format!("colour: {word}");
+    colorbar(&top, &bar, &axis, &|t| viridis(0.9 * t), None)?;
     let mut keys = Vec::new();
     push_marker_keys(&mut keys, drawn);
     legend(&bottom, &keys, 10)?;
@@ -252,19 +271,22 @@ fn layers_figure(ctx: &Ctx, root: &Area) -> Result<(), DrawError> {
     notes(&f.footer, &drawn.notes(), &info)
 }
 
-/// The mean symmetry of the hidden layers (all but the output layer, which
-/// the targets always break).
-fn hidden_symmetry(s: &TrainStep) -> f64 {
-    let n = s.layers.len();
-    let hidden = if n > 1 {
-        &s.layers[..n - 1]
+fn act_word(word: &str) -> &'static str {
+    if word == "block" {
+        "stream std"
     } else {
-        &s.layers[..]
-    };
+        "activation std"
+    }
+}
+
+/// The mean symmetry of the hidden layers (all but the output layer, which
+/// the targets always break), or of the blocks' fc1 units, in percent.
+fn hidden_symmetry(s: &TrainStep) -> f64 {
+    let hidden = s.hidden_symmetry();
     if hidden.is_empty() {
         return f64::NAN;
     }
-    100.0 * hidden.iter().map(|l| l.symmetry).sum::<f64>() / hidden.len() as f64
+    100.0 * hidden.iter().sum::<f64>() / hidden.len() as f64
 }
 
 fn symmetry_figure(ctx: &Ctx, root: &Area) -> Result<(), DrawError> {
