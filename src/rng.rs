@@ -101,6 +101,13 @@ pub mod module {
     pub const FINAL_NORM: u32 = 5;
     /// The embedding table (role `Weight`) and the token ids (role `Input`).
     pub const EMBEDDING: u32 = 6;
+    /// A block's attention sublayer: its norm, the q, k and v thirds of
+    /// in_proj_weight (in_proj_bias on Q's word with role `Bias`), out_proj.
+    pub const ATTN_NORM: u32 = 7;
+    pub const ATTN_Q: u32 = 8;
+    pub const ATTN_K: u32 = 9;
+    pub const ATTN_V: u32 = 10;
+    pub const ATTN_OUT: u32 = 11;
 }
 
 /// Counter word 1 of a tensor of `module` at `index` (a block or layer

@@ -21,7 +21,9 @@ const PINS: &[(&str, usize, &str)] = &[
     ("schemes-relu.json", 5, "f43aa7cf101e344a"),
     ("std-sweep.json", 50, "a8b89e56239f3955"),
     ("xavier-shapes.json", 4, "5fe9b94a35f468fc"),
-    ("transformer-init.json", 3, "507074659721446e"),
+    // Issue 12: seed 001 s4 in full (attention, 32 x 128 tokens): a new experiment, a new pin.
+    ("transformer-init.json", 3, "a0b2ec6ddf8a993e"),
+    ("attention-scale.json", 15, "3025105696cf41a7"),
     ("layernorm-rescue.json", 6, "721f498329b62635"),
     ("residual-scaling.json", 15, "5466ccaea002fd5e"),
     ("layernorm-training.json", 12, "33245d3ba71d55ca"),

@@ -194,7 +194,7 @@ fn healthy_residual() -> Res {
                 stream: t(1.0, 10.0),
                 grad_stream: t(1.0, 1.0),
                 ff_branch: t(1.0, 1.0),
-                attn_branch: None,
+                ..BlockRecord::default()
             })
             .collect(),
         grads: [1e-2; 3],

@@ -382,6 +382,7 @@ fn a_tensor_read_by_a_scale_and_an_add_accumulates_both_gradients() {
             lsuv: None,
             theory: true,
             scale: None,
+            parts: Vec::new(),
         }],
         ops: vec![
             Op::Linear {

@@ -1,5 +1,5 @@
-//! The residual step of `initscope bench`: transformer-init.json's
-//! configuration (seed 001 section 4's feed-forward stack: 12 pre-LayerNorm
+//! The residual step of `initscope bench`: seed 001 section 4's
+//! feed-forward stack (transformer-init.json before attention: 12 pre-LayerNorm
 //! blocks, d_model 512, d_ff 2048, gelu, tokens as rows, embedding input
 //! N(0, 0.1²)), forward + backward + every block and tensor statistic.
 
@@ -55,6 +55,7 @@ pub fn residual_spec(width: usize, ff: usize, depth: usize, tokens: usize) -> Re
         loss: Loss::Mean,
         saturation_threshold: 0.9,
         histogram_bins: 64,
+        attention: None,
     }
 }
 

@@ -4,13 +4,14 @@ use crate::registry::{Checker, View};
 use serde_json::Value;
 
 /// The fields only residual stacks read (refused on a linear stack).
-const RESIDUAL_ONLY: [&str; 6] = [
+const RESIDUAL_ONLY: [&str; 7] = [
     "ff_width",
     "norm",
     "norm_position",
     "norm_eps",
     "residual_scale",
     "final_norm",
+    "attention",
 ];
 
 /// Exactly one of `widths`, or `width` with `depth`; residual fields only
@@ -79,6 +80,13 @@ fn check_trainable(c: &mut Checker, v: &View) {
         c.push(
             &v.at("input").key("embedding"),
             "training with token-embedding input is not supported (the embedding table is a fixed lookup, not a trained parameter); use \"input\": {\"dist\": ...} or remove \"train\"",
+        );
+    }
+    let attention = v.valid("network").and_then(|n| n.get("attention"));
+    if attention.is_some() && v.given("train").is_some() {
+        c.push(
+            &v.at("network").key("attention"),
+            "training a stack with attention is not supported yet (issue 12 covers attention at initialization); remove \"train\" or \"attention\"",
         );
     }
 }
@@ -207,6 +215,7 @@ fn check_residual_network(c: &mut Checker, v: &View) {
             "a residual stack ends with its stream (or final_norm), not an activation; remove final_activation",
         );
     }
+    check_heads(c, v);
     let norm = v
         .valid("norm")
         .and_then(Value::as_str)
@@ -227,6 +236,76 @@ fn check_residual_network(c: &mut Checker, v: &View) {
     }
 }
 
+/// Attention heads split the width evenly.
+fn check_heads(c: &mut Checker, v: &View) {
+    let width = v.valid("width").and_then(Value::as_u64);
+    let heads = v
+        .valid("attention")
+        .and_then(|a| a.get("heads"))
+        .and_then(Value::as_u64);
+    if let (Some(w), Some(h)) = (width, heads)
+        && h > 0
+        && w % h != 0
+    {
+        let fits: Vec<String> = (1..=w.min(64))
+            .filter(|d| w % d == 0)
+            .rev()
+            .take(4)
+            .map(|d| d.to_string())
+            .collect();
+        c.push(
+            &v.at("attention").key("heads"),
+            format!(
+                "{h} heads do not divide width {w} (d_head = width / heads); use heads that divide {w}, e.g. {}",
+                fits.join(", ")
+            ),
+        );
+    }
+}
+
+/// Attention runs within sequences of seq_len token rows: the batch holds
+/// whole sequences, and sinusoidal positions repeat with the same period.
+fn check_sequences(c: &mut Checker, v: &View, net: &Value) {
+    let Some(seq) = net
+        .get("attention")
+        .and_then(|a| a.get("seq_len"))
+        .and_then(Value::as_u64)
+        .filter(|s| *s > 0)
+    else {
+        return;
+    };
+    let input = v.valid("input");
+    let batch = input.and_then(|i| i.get("batch")).and_then(Value::as_u64);
+    if let Some(b) = batch
+        && b % seq != 0
+    {
+        let (lo, hi) = ((b / seq) * seq, (b / seq + 1) * seq);
+        let lo = if lo == 0 {
+            String::new()
+        } else {
+            format!("{lo} or ")
+        };
+        c.push(
+            &v.at("input").key("batch"),
+            format!(
+                "input.batch counts token rows and must hold whole sequences of attention.seq_len {seq}; got {b}: use {lo}{hi} (sequences × seq_len)"
+            ),
+        );
+    }
+    let emb_seq = input
+        .and_then(|i| i.get("embedding"))
+        .and_then(|e| e.get("seq_len"))
+        .and_then(Value::as_u64);
+    if let Some(e) = emb_seq.filter(|e| *e != seq) {
+        c.push(
+            &v.at("input").key("embedding").key("seq_len"),
+            format!(
+                "positions repeat every {e} rows but attention sequences are {seq} rows; use \"seq_len\": {seq}"
+            ),
+        );
+    }
+}
+
 /// Run-level rules: layer indices exist; jacobian fits the batch and depth
 /// (linear stacks only); `layers` is for linear stacks and
 /// `overrides` and `input.embedding` for residual stacks.
@@ -239,6 +318,9 @@ pub(super) fn check_run(c: &mut Checker, v: &View) {
         return;
     };
     let residual = net.get("block").and_then(Value::as_str) == Some("residual");
+    if residual {
+        check_sequences(c, v, net);
+    }
     if residual && v.given("jacobian").is_some() {
         c.push(
             &v.at("jacobian"),

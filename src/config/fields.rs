@@ -4,7 +4,9 @@
 //! check function below).
 
 use super::checks::{check_network, check_override, check_run};
-use super::residual_fields::{BLOCK, EMBEDDING, NORM, NORM_POSITION, OVERRIDES, RESIDUAL_SCALE};
+use super::residual_fields::{
+    ATTENTION, BLOCK, EMBEDDING, NORM, NORM_POSITION, OVERRIDES, RESIDUAL_SCALE,
+};
 use crate::activation;
 use crate::init::{FOR_BIAS, FOR_INPUT, FOR_WEIGHT};
 use crate::registry::{
@@ -244,6 +246,12 @@ static NETWORK: Obj = Obj {
             Ty::Bool,
             Optional,
             "a norm after the last block (absent: false)",
+        ),
+        Field::new(
+            "attention",
+            Ty::Obj(&ATTENTION),
+            Optional,
+            "a multi-head self-attention sublayer in every block, before the feed-forward one (torch's nn.MultiheadAttention; see Attention)",
         ),
     ],
     check: Some(check_network),

@@ -15,8 +15,8 @@ mod train_fields;
 pub use crate::init::{Gain, Init};
 pub use fields::{LOSS_TY, MAX_DEPTH, MAX_DIM, RUN};
 pub use residual::{
-    BlockKind, EmbeddingCfg, NormName, NormPlace, ParamOverrideCfg, Positions, SCALE_RULES,
-    ScaleRule, ScaleSetting,
+    ATTN_SCALE_RULES, AttentionCfg, AttnScaleRule, AttnScaleSetting, BlockKind, EmbeddingCfg,
+    NormName, NormPlace, ParamOverrideCfg, Positions, SCALE_RULES, ScaleRule, ScaleSetting,
 };
 pub use train_fields::OPTIMIZERS;
 
@@ -60,6 +60,9 @@ pub struct Network {
     pub residual_scale: Option<ScaleSetting>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_norm: Option<bool>,
+    /// A self-attention sublayer before each block's feed-forward one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<AttentionCfg>,
 }
 
 impl Network {

@@ -92,6 +92,56 @@ pub enum Positions {
     Sinusoidal,
 }
 
+/// `network.attention`: a multi-head self-attention sublayer in every
+/// residual block (torch's `nn.MultiheadAttention(width, heads, bias=True,
+/// batch_first=True)`), within each sequence of `seq_len` token rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttentionCfg {
+    pub heads: usize,
+    /// Tokens per sequence: `input.batch` (token rows) holds
+    /// `batch / seq_len` sequences.
+    pub seq_len: usize,
+    /// Each query sees only itself and the keys before it.
+    pub causal: bool,
+    /// The logits' scale: a number or a rule of d_head = width / heads.
+    pub scale: AttnScaleSetting,
+}
+
+/// `network.attention.scale`: a number or the name of a rule of d_head.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AttnScaleSetting {
+    Value(f64),
+    Rule(AttnScaleRule),
+}
+
+/// The named attention scales.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttnScaleRule {
+    /// torch's and the Transformer's 1/√d_head.
+    #[serde(rename = "1/sqrt(d_head)")]
+    InvSqrtDHead,
+    /// μP's 1/d_head.
+    #[serde(rename = "1/d_head")]
+    InvDHead,
+}
+
+/// The names `attention.scale` accepts besides a number.
+pub const ATTN_SCALE_RULES: &[&str] = &["1/sqrt(d_head)", "1/d_head"];
+
+impl AttnScaleSetting {
+    /// The factor multiplying q·k for heads of `d_head` features.
+    pub fn factor(self, d_head: usize) -> f64 {
+        let d = d_head.max(1) as f64;
+        match self {
+            AttnScaleSetting::Value(v) => v,
+            AttnScaleSetting::Rule(AttnScaleRule::InvSqrtDHead) => 1.0 / d.sqrt(),
+            AttnScaleSetting::Rule(AttnScaleRule::InvDHead) => 1.0 / d,
+        }
+    }
+}
+
 impl Network {
     /// Whether this network is a stack of residual blocks.
     pub fn is_residual(&self) -> bool {

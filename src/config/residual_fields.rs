@@ -115,6 +115,59 @@ pub(super) static EMBEDDING: Obj = Obj {
     check: Some(check_embedding),
 };
 
+static HEADS: IntTy = size("a number of heads", MAX_DIM);
+
+static POSITIVE_SCALE: NumTy = NumTy {
+    min: Some(Bound {
+        value: 0.0,
+        inclusive: false,
+    }),
+    max: None,
+    why: "",
+};
+static ATTN_SCALE_RULE: EnumTy = EnumTy {
+    what: "attention scale",
+    names: Names::Fixed(super::ATTN_SCALE_RULES),
+};
+static ATTN_SCALE: OneOf = OneOf {
+    alts: &[Ty::Num(&POSITIVE_SCALE), Ty::Enum(&ATTN_SCALE_RULE)],
+    expect: "a number > 0, \"1/sqrt(d_head)\" or \"1/d_head\"",
+    plural: "numbers > 0 or attention-scale names (1/sqrt(d_head), 1/d_head)",
+};
+
+pub(super) static ATTENTION: Obj = Obj {
+    what: "attention",
+    fields: &[
+        Field::new(
+            "heads",
+            Ty::Int(&HEADS),
+            Required("e.g. \"heads\": 8 (it must divide width)"),
+            "number of heads; d_head = width / heads",
+        ),
+        Field::new(
+            "seq_len",
+            Ty::Int(&SEQ_LEN),
+            Required(
+                "e.g. \"seq_len\": 128 (input.batch counts token rows: a multiple of seq_len)",
+            ),
+            "tokens per sequence: attention runs within each run of seq_len consecutive rows, so input.batch (token rows) must be a multiple of it",
+        ),
+        Field::new(
+            "causal",
+            Ty::Bool,
+            Default(Lit::Bool(false)),
+            "each query sees only itself and earlier keys of its sequence",
+        ),
+        Field::new(
+            "scale",
+            Ty::OneOf(&ATTN_SCALE),
+            Default(Lit::Str("1/sqrt(d_head)")),
+            "the logits' scale: `1/sqrt(d_head)` (torch), `1/d_head` (μP) or a number > 0",
+        ),
+    ],
+    check: None,
+};
+
 static POSITIONS: EnumTy = EnumTy {
     what: "positions",
     names: Names::Fixed(&["sinusoidal"]),

@@ -8,8 +8,8 @@ use crate::init::{Component, Sampler, Shape};
 use crate::kernels::embed::{EmbedRows, encode_embed, sinusoidal};
 use crate::kernels::loss::{EPT, LossParams, encode_loss_kernel};
 use crate::kernels::{init, orthogonal};
-use crate::model::Model;
 use crate::model::residual::Embedding;
+use crate::model::{Model, Param};
 use crate::rng::{Draw, Role, layer_word, module};
 
 /// Generates one tensor on the GPU and reads it back (tests, export checks).
@@ -105,17 +105,55 @@ pub(crate) fn encode_model(
         fill_rows(gpu, enc, bufs, input, parts, stream(0, Role::Input))?;
     }
     for (i, p) in model.params.iter().enumerate() {
-        let shape = Shape {
-            rows: p.rows,
-            cols: p.cols,
-            fan_in: p.fan_in,
-            fan_out: p.fan_out,
-        };
-        let draw = stream(p.layer, p.role);
-        encode(gpu, enc, &bufs.params[i], &p.sampler, shape, draw)?;
-        if let Some(s) = p.scale {
-            scale_inplace(gpu, enc, &bufs.params[i], p.len(), s as f32)?;
+        if p.parts.is_empty() {
+            encode_param(gpu, enc, &bufs.params[i], p, stream)?;
+        } else {
+            encode_parts(gpu, enc, &bufs.params[i], p, stream)?;
         }
+    }
+    Ok(())
+}
+
+/// Records the draw of parameter `p` into `out` (then its override scale).
+fn encode_param(
+    gpu: &Gpu,
+    enc: &mut wgpu::CommandEncoder,
+    out: &wgpu::Buffer,
+    p: &Param,
+    stream: &dyn Fn(u32, Role) -> Draw,
+) -> Result<(), GpuError> {
+    let shape = Shape {
+        rows: p.rows,
+        cols: p.cols,
+        fan_in: p.fan_in,
+        fan_out: p.fan_out,
+    };
+    encode(gpu, enc, out, &p.sampler, shape, stream(p.layer, p.role))?;
+    if let Some(s) = p.scale {
+        scale_inplace(gpu, enc, out, p.len(), s as f32)?;
+    }
+    Ok(())
+}
+
+/// Records the draw of a packed parameter: each part drawn whole into a
+/// scratch buffer (any sampler, orthogonal included, draws whole tensors)
+/// and copied to its rows. Commands run in order, so one scratch serves
+/// every part.
+fn encode_parts(
+    gpu: &Gpu,
+    enc: &mut wgpu::CommandEncoder,
+    out: &wgpu::Buffer,
+    p: &Param,
+    stream: &dyn Fn(u32, Role) -> Draw,
+) -> Result<(), GpuError> {
+    let most = p.parts.iter().map(Param::len).max().unwrap_or(0);
+    let scratch = gpu.storage("packed part", (most.max(1) * 4) as u64)?;
+    let mut offset = 0u64;
+    for part in &p.parts {
+        encode_param(gpu, enc, &scratch, part, stream)?;
+        let bytes = (part.len() * 4) as u64;
+        enc.copy_buffer_to_buffer(&scratch, 0, out, offset, bytes);
+        offset += bytes;
     }
     Ok(())
 }

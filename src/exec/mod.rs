@@ -18,6 +18,7 @@ use crate::init::InitError;
 use crate::kernels::reduce::{self, Item};
 use crate::kernels::units;
 use crate::model::memory::Limits;
+use crate::model::records::HeadSummary;
 use crate::model::{ActId, Model, ParamId, StatKey, StatRequest, StatSource};
 use crate::results::{
     BlockRecord, LayerRecord, LsuvRecord, TensorRecord, TensorStats, TrainRecord,
@@ -241,9 +242,11 @@ impl<'s> Session<'s> {
         self.encode_backward(&mut enc)?;
         let stats = self.reduce(&mut enc)?;
         gpu.submit("forward/backward/statistics", enc)?;
-        let all = stats.read(gpu)?;
+        let (all, summaries) = stats.read_with_attention(gpu)?;
         let step_ms = t1.elapsed().as_secs_f64() * 1e3;
-        self.step_output(all, step_ms)
+        let mut out = self.step_output(all, step_ms)?;
+        crate::model::records::attention_records(self.model, &mut out.blocks, &summaries);
+        Ok(out)
     }
 
     /// The records of a step whose every statistic was reduced.
@@ -288,7 +291,9 @@ impl<'s> Session<'s> {
         let (sat, bins) = (model.saturation_threshold as f32, model.histogram_bins);
         let bufs = reduce::encode_reduce(self.gpu, enc, &items, sat, bins)?;
         let (dead, dead_of) = self.dead_units(enc, requests)?;
+        let attention = ops::attention::encode_summaries(self.gpu, enc, model, &self.bufs)?;
         Ok(PendingStats {
+            attention,
             bufs,
             keys: requests.iter().map(|r| r.key.clone()).collect(),
             activation: requests.iter().map(|r| r.activation).collect(),
@@ -431,6 +436,9 @@ fn rows_item<'b>(b: &Buffers, t: &'b tensors::Act, histogram: bool) -> Item<'b> 
     Item { chunks, histogram }
 }
 
+/// Reduced statistics by where they go in the records.
+type KeyedStats = Vec<(StatKey, TensorStats)>;
+
 /// A recorded reduction waiting for its submission.
 struct PendingStats {
     bufs: reduce::StatsBuffers,
@@ -439,15 +447,26 @@ struct PendingStats {
     dead: units::DeadUnits,
     /// The statistic each dead-unit counter belongs to.
     dead_of: Vec<usize>,
+    attention: Option<ops::attention::PendingSummaries>,
 }
 
 impl PendingStats {
+    /// The statistics by key.
     fn read(self, gpu: &Gpu) -> Result<Vec<(StatKey, TensorStats)>, GpuError> {
+        self.read_with_attention(gpu).map(|(all, _)| all)
+    }
+
+    /// The statistics by key, and the attention summaries (heads per op).
+    fn read_with_attention(self, gpu: &Gpu) -> Result<(KeyedStats, Vec<HeadSummary>), GpuError> {
         let mut all = reduce::read_stats(gpu, &self.bufs, &self.activation)?;
         for (f, i) in self.dead.read(gpu)?.into_iter().zip(self.dead_of) {
             all[i].dead_unit_fraction = Some(f);
         }
-        Ok(self.keys.into_iter().zip(all).collect())
+        let summaries = match &self.attention {
+            Some(a) => a.read(gpu)?,
+            None => Vec::new(),
+        };
+        Ok((self.keys.into_iter().zip(all).collect(), summaries))
     }
 }
 

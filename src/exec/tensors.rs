@@ -3,12 +3,12 @@
 //! Row tensors (batch × width) may be larger than the adapter's largest
 //! storage binding (128 MiB on lavapipe); they then live in one buffer (up to
 //! `max_buffer_size`) and every kernel binds one chunk of rows at a time.
-//! Chunks are a multiple of 64 rows, so every chunk starts on a 256-byte
+//! Chunks are a multiple of 64 rows (and hold whole attention sequences:
+//! `Model::row_granule`), so every chunk starts on a 256-byte
 //! boundary (the strictest binding-offset alignment) and on a Philox block.
 
 use crate::gpu::buffers::View;
 use crate::gpu::{Gpu, GpuError};
-use crate::model::memory::chunk_rows;
 use crate::model::{ActId, GradStore, Model, ParamId};
 
 /// A (batch × cols) row tensor.
@@ -127,7 +127,7 @@ impl Alloc<'_> {
 /// plan), reusing the previous run's buffers where label and size match.
 pub(crate) fn alloc(gpu: &Gpu, model: &Model, with_target: bool) -> Result<Buffers, GpuError> {
     let batch = model.batch;
-    let chunk = chunk_rows(gpu.max_binding_bytes(), batch, model.max_cols());
+    let chunk = model.chunk_rows(gpu.max_binding_bytes());
     let mut a = Alloc {
         gpu,
         owned: Vec::new(),

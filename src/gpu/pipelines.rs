@@ -51,6 +51,8 @@ pub enum Shader {
     Embed,
     /// The Jacobian spectrum's row scaling and graded-product updates.
     Jacobian,
+    /// Multi-head self-attention: softmax(QKᵀ)·V, its backward, summaries.
+    Attention,
 }
 
 impl Shader {
@@ -75,6 +77,7 @@ impl Shader {
             Shader::Residual => "residual.wgsl",
             Shader::Embed => "embed.wgsl",
             Shader::Jacobian => "jacobian.wgsl",
+            Shader::Attention => "attention.wgsl",
         }
     }
 
@@ -98,6 +101,7 @@ impl Shader {
             Shader::Residual => include_str!("../../shaders/residual.wgsl"),
             Shader::Embed => include_str!("../../shaders/embed.wgsl"),
             Shader::Jacobian => include_str!("../../shaders/jacobian.wgsl"),
+            Shader::Attention => include_str!("../../shaders/attention.wgsl"),
         }
     }
 

@@ -2,6 +2,7 @@
 //! parameters, its bindings and its encode functions.
 
 pub mod activation;
+pub mod attention;
 pub mod embed;
 pub mod gemm;
 pub mod init;

@@ -90,6 +90,12 @@ impl Op {
             // A multiply-add forward; backward scales the skip gradient and
             // accumulates both inputs' gradients.
             Op::Add { y, .. } => 4 * b * m.act(*y).cols as u64,
+            // QKᵀ and P·V forward (2·seq·width each per row), dP, dQ, dK and
+            // dV backward (4 more), the softmax and its backward per logit.
+            Op::Attention { y, heads, seq, .. } => {
+                let (w, s) = (m.act(*y).cols as u64, *seq as u64);
+                12 * b * s * w + 20 * b * *heads as u64 * s
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 //! against an adapter's limits that refuses a run before anything is
 //! allocated, naming the tensor, the limit and what would fit.
 
-use super::{GradStore, Model};
+use super::{GradStore, Model, Param};
 use crate::config::{Loss, Target};
 use crate::gpu::human_bytes;
 use crate::init::Sampler;
@@ -36,8 +36,28 @@ pub struct Limits {
 /// Rows per chunk: the whole batch when it fits one binding, else a multiple
 /// of 64 rows (every chunk then starts on a 256-byte boundary and a Philox block).
 pub fn chunk_rows(binding_bytes: u64, batch: usize, max_cols: usize) -> usize {
+    chunk_rows_of(binding_bytes, batch, max_cols, 64)
+}
+
+/// Rows per chunk when chunks must also be a multiple of `granule` rows (a
+/// multiple of 64: whole attention sequences).
+pub fn chunk_rows_of(binding_bytes: u64, batch: usize, max_cols: usize, granule: usize) -> usize {
     let fit = (binding_bytes / (max_cols.max(1) as u64 * 4)) as usize;
-    if fit >= batch { batch } else { fit / 64 * 64 }
+    let g = granule.max(1);
+    if fit >= batch { batch } else { fit / g * g }
+}
+
+impl Model {
+    /// Rows per chunk of this model's row tensors under a `binding_bytes`
+    /// binding limit (whole sequences with attention).
+    pub fn chunk_rows(&self, binding_bytes: u64) -> usize {
+        chunk_rows_of(
+            binding_bytes,
+            self.batch,
+            self.max_cols(),
+            self.row_granule(),
+        )
+    }
 }
 
 /// Floats per row of the blocked QR's working matrices: m rounded up to 64
@@ -66,7 +86,15 @@ fn orthogonal_scratch(model: &Model, limits: Limits) -> Vec<TensorSize> {
     };
     // Every orthogonal matrix: the parameters (linear stacks name the
     // fallback by layer, residual stacks by key) and the embedding table.
-    let params = model.params.iter().filter_map(|p| {
+    // A packed parameter's parts are drawn one by one, each whole.
+    let drawn = model.params.iter().flat_map(|p| {
+        if p.parts.is_empty() {
+            std::slice::from_ref(p)
+        } else {
+            p.parts.as_slice()
+        }
+    });
+    let params = drawn.filter_map(|p| {
         let named = if p.layer >> 16 == 0 && model.residual.is_none() {
             format!("orthogonal scratch[{}]", p.layer)
         } else {
@@ -135,7 +163,11 @@ impl Model {
             }
         }
         v.extend(orthogonal_scratch(self, limits));
-        let chunk = chunk_rows(limits.binding, self.batch, self.max_cols()) as u64;
+        let part = self.params.iter().flat_map(|p| &p.parts).map(Param::len);
+        if let Some(most) = part.max() {
+            v.push(t("packed part", most as u64, Driver::Width));
+        }
+        let chunk = self.chunk_rows(limits.binding) as u64;
         for slot in 0..self.scratch_slots() {
             let cols = self.scratch_cols(slot as u8).unwrap_or(1) as u64;
             let name = if slot == 0 {
@@ -198,14 +230,25 @@ impl Model {
     pub fn check_fits(&self, limits: Limits) -> Result<u64, String> {
         let plan = self.memory_plan(limits);
         let batch = self.batch.max(1) as u64;
+        let granule = self.row_granule() as u64;
         for t in &plan {
             let (limit, name, hint) = match t.driver {
                 Driver::Batch => {
                     let per_row = (t.bytes / batch).max(1);
-                    if 64 * per_row > limits.binding && t.bytes > limits.binding {
+                    if granule * per_row > limits.binding && t.bytes > limits.binding {
                         let hint = format!(
-                            " Rows of {} do not fit a 64-row chunk; use narrower layers.",
-                            human_bytes(per_row)
+                            " Rows of {} do not fit a {granule}-row chunk{}; use narrower layers{}.",
+                            human_bytes(per_row),
+                            if granule > 64 {
+                                " (whole attention sequences)"
+                            } else {
+                                ""
+                            },
+                            if granule > 64 {
+                                ", fewer heads or a shorter seq_len"
+                            } else {
+                                ""
+                            },
                         );
                         (limits.binding, "max_storage_buffer_binding_size", hint)
                     } else {

@@ -81,6 +81,11 @@ pub struct Param {
     /// Whether the scheme's moments feed the theory (not for mixtures,
     /// tensors from files or LSUV: no number is invented).
     pub theory: bool,
+    /// A packed parameter (attention's `in_proj_weight`): its row blocks in
+    /// order, each drawn with its own scheme, stream and scale (their fans
+    /// are those of one block); empty for an ordinary parameter, which is
+    /// drawn whole from `sampler`.
+    pub parts: Vec<Param>,
 }
 
 impl Param {
@@ -137,6 +142,23 @@ pub enum Op {
         y: ActId,
         skip_scale: f32,
     },
+    /// Multi-head scaled dot-product self-attention within each sequence of
+    /// `seq` consecutive rows: `qkv` holds [q | k | v] (3·width columns, the
+    /// in_proj output), `y` the heads' outputs side by side (width columns,
+    /// before out_proj). `probs` (heads·seq columns) keeps each query's
+    /// softmax over the keys for the backward pass; its gradient slot is the
+    /// backward's workspace. `stats` (3·heads columns) keeps each query's
+    /// (mean, M2, entropy) of its logits, per head, for the records.
+    Attention {
+        qkv: ActId,
+        y: ActId,
+        probs: ActId,
+        stats: ActId,
+        heads: usize,
+        seq: usize,
+        causal: bool,
+        scale: f32,
+    },
 }
 
 /// Which normalization a [`Op::Norm`] computes.
@@ -156,7 +178,8 @@ impl Op {
             | Op::Activation { y, .. }
             | Op::Norm { y, .. }
             | Op::Scale { y, .. }
-            | Op::Add { y, .. } => *y,
+            | Op::Add { y, .. }
+            | Op::Attention { y, .. } => *y,
         }
     }
 
@@ -168,6 +191,7 @@ impl Op {
             | Op::Norm { x, .. }
             | Op::Scale { x, .. } => vec![*x],
             Op::Add { skip, branch, .. } => vec![*skip, *branch],
+            Op::Attention { qkv, .. } => vec![*qkv],
         }
     }
 }
@@ -193,6 +217,8 @@ pub enum BlockField {
     GradStream,
     /// a·FF(.) before the add.
     FfBranch,
+    /// a·Attn(.) before the add.
+    AttnBranch,
 }
 
 /// Which field of a parameter's `tensors[]` record a statistic fills.
@@ -294,6 +320,17 @@ impl Model {
         &self.params[id.0]
     }
 
+    /// Rows every chunk boundary falls on: 64 (256-byte binding offsets),
+    /// and whole attention sequences.
+    pub fn row_granule(&self) -> usize {
+        let seq = self
+            .residual
+            .as_ref()
+            .and_then(|r| r.attention)
+            .map_or(1, |a| a.seq_len.max(1));
+        64 / gcd(64, seq) * seq
+    }
+
     /// The widest row tensor (chunking is sized by it).
     pub fn max_cols(&self) -> usize {
         self.acts.iter().map(|a| a.cols).max().unwrap_or(1)
@@ -330,4 +367,8 @@ impl Model {
             .iter()
             .position(|op| matches!(op, Op::Linear { w: x, .. } if *x == w))
     }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
 }

@@ -58,6 +58,7 @@ pub fn collect(
                         BlockField::Stream => b.stream = s,
                         BlockField::GradStream => b.grad_stream = s,
                         BlockField::FfBranch => b.ff_branch = s,
+                        BlockField::AttnBranch => b.attn_branch = Some(s),
                     }
                 }
             }
@@ -72,7 +73,63 @@ pub fn collect(
     if let (Some(v), Some(g)) = out {
         r.output = Some((v, g));
     }
+    grad_norms(model, &mut r);
     r
+}
+
+/// Blocks with attention: the attention and feed-forward modules' gradient
+/// norms from their parameters' records.
+fn grad_norms(model: &Model, r: &mut Records) {
+    let Some(res) = &model.residual else { return };
+    for (info, rec) in res.blocks.iter().zip(&mut r.blocks) {
+        let Some(a) = &info.attn else { continue };
+        let norm = |ids: &[super::ParamId]| {
+            let sq: f64 = ids
+                .iter()
+                .filter_map(|p| r.tensors.iter().find(|t| t.name == model.param(*p).name))
+                .map(|t| t.grad.norm * t.grad.norm)
+                .sum();
+            sq.sqrt()
+        };
+        rec.attn_grad_norm = Some(norm(&a.params));
+        rec.ff_grad_norm = Some(norm(&a.ff_params));
+    }
+}
+
+/// Fills the attention records of every block with attention from the
+/// per-head summaries read back (in block order, `heads` each).
+pub fn attention_records(model: &Model, blocks: &mut [BlockRecord], summaries: &[HeadSummary]) {
+    let Some(res) = &model.residual else { return };
+    let Some(att) = res.attention else { return };
+    let with = res.blocks.iter().filter(|b| b.attn.is_some());
+    for (k, info) in with.enumerate() {
+        let Some(rec) = blocks.iter_mut().find(|b| b.index == info.index) else {
+            continue;
+        };
+        let Some(heads) = summaries.get(k * att.heads..(k + 1) * att.heads) else {
+            continue;
+        };
+        let (mut n, mut mean, mut m2) = (0.0f64, 0.0f64, 0.0f64);
+        for h in heads {
+            // Chan et al.'s merge of (count, mean, M2) in f64.
+            let tot = n + h.count;
+            if tot == 0.0 {
+                continue;
+            }
+            let delta = h.mean - mean;
+            mean += delta * h.count / tot;
+            m2 += h.m2 + delta * delta * n * h.count / tot;
+            n = tot;
+        }
+        rec.attn_logits_std = Some(if n > 1.0 {
+            (m2 / (n - 1.0)).sqrt()
+        } else {
+            0.0
+        });
+        let queries = model.batch.max(1) as f64;
+        rec.attn_entropy = Some(heads.iter().map(|h| h.entropy_sum / queries).collect());
+        rec.attn_entropy_max = Some((att.seq_len as f64).ln());
+    }
 }
 
 /// A record per layer of a linear stack, its statistics still empty.
@@ -145,6 +202,28 @@ pub fn layer_records(
 ) -> (TensorStats, Vec<LayerRecord>) {
     let r = collect(model, stats, lsuv);
     (r.input, r.layers)
+}
+
+/// One head's attention summary as read back: the logits' (count, mean,
+/// M2) and the softmax entropy summed over queries.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct HeadSummary {
+    pub count: f64,
+    pub mean: f64,
+    pub m2: f64,
+    pub entropy_sum: f64,
+}
+
+impl HeadSummary {
+    /// Parses [mean, M2, entropy sum, count] as the summary kernel writes them.
+    pub fn from_floats(v: &[f32]) -> HeadSummary {
+        HeadSummary {
+            mean: f64::from(v[0]),
+            m2: f64::from(v[1]),
+            entropy_sum: f64::from(v[2]),
+            count: f64::from(v[3]),
+        }
+    }
 }
 
 /// The norms of a parameter before an update and of the update itself.

@@ -5,7 +5,10 @@
 //!
 //! Block i, pre-norm: `out = s·x + a·FF(ff_norm(x))`; post-norm:
 //! `out = ff_norm(s·x + a·FF(x))`, with `FF(x) = fc2(act(fc1(x)))`, the skip
-//! scale `s` (1 except under DeepNorm) and the branch scale `a`.
+//! scale `s` (1 except under DeepNorm) and the branch scale `a`. With
+//! attention, an attention sublayer comes first in the same form:
+//! pre `h = s·x + a·Attn(attn_norm(x))`, post `h = attn_norm(s·x + a·Attn(x))`,
+//! then the feed-forward sublayer on h.
 
 use super::{ActId, NormKind, ParamId};
 use crate::activation::Activation;
@@ -73,13 +76,24 @@ impl ResidualScale {
         (self == ResidualScale::DeepNorm).then(|| (8.0 * blocks.max(1) as f64).powf(-0.25))
     }
 
-    /// The override entries a preset adds before the user's own.
-    pub fn preset(self, blocks: usize) -> Vec<ParamOverride> {
+    /// The override entries a preset adds before the user's own. DeepNet
+    /// scales the value and output projections of attention by β too
+    /// (not the queries and keys).
+    pub fn preset(self, blocks: usize, attention: bool) -> Vec<ParamOverride> {
         let Some(beta) = self.deepnorm_gain(blocks) else {
             return Vec::new();
         };
+        let attn: &[&str] = if attention {
+            &[
+                "blocks.*.attn.v_proj.weight",
+                "blocks.*.attn.out_proj.weight",
+            ]
+        } else {
+            &[]
+        };
         ["blocks.*.fc1.weight", "blocks.*.fc2.weight"]
             .into_iter()
+            .chain(attn.iter().copied())
             .map(|pattern| ParamOverride {
                 path: "network.residual_scale (deepnorm)".into(),
                 pattern: pattern.into(),
@@ -148,6 +162,19 @@ pub struct ResidualSpec {
     pub loss: Loss,
     pub saturation_threshold: f64,
     pub histogram_bins: u32,
+    /// A self-attention sublayer in every block, before the feed-forward one.
+    pub attention: Option<AttentionSpec>,
+}
+
+/// A resolved `network.attention`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttentionSpec {
+    pub heads: usize,
+    /// Rows per sequence; the batch is a multiple of it.
+    pub seq_len: usize,
+    pub causal: bool,
+    /// The factor of q·k (resolved from the rule and d_head).
+    pub scale: f64,
 }
 
 impl ResidualSpec {
@@ -181,6 +208,22 @@ pub struct BlockInfo {
     pub norm: Option<ParamId>,
     pub fc1: ParamId,
     pub fc2: ParamId,
+    /// The attention sublayer, when the stack has one.
+    pub attn: Option<AttnInfo>,
+}
+
+/// What the records need of a block's attention sublayer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttnInfo {
+    /// a·Attn(.) before the add.
+    pub branch: ActId,
+    /// Each query's (mean, M2, entropy) of its logits per head (`Op::Attention`).
+    pub stats: ActId,
+    /// The attention module's parameters (in_proj, out_proj), for its
+    /// gradient norm.
+    pub params: Vec<ParamId>,
+    /// The feed-forward module's parameters (fc1, fc2).
+    pub ff_params: Vec<ParamId>,
 }
 
 /// The architecture of a built residual stack.
@@ -193,6 +236,7 @@ pub struct Residual {
     pub position: NormPosition,
     pub scales: Scales,
     pub final_norm: bool,
+    pub attention: Option<AttentionSpec>,
     /// The stream entering block 0 (the input, or its projection).
     pub stream_in: ActId,
     pub blocks: Vec<BlockInfo>,
@@ -211,6 +255,7 @@ mod tests {
         assert_eq!((d.skip, d.branch), (2.0, 1.0));
         assert_eq!(ResidualScale::DeepNorm.deepnorm_gain(2), Some(0.5));
         assert_eq!(ResidualScale::Value(0.5).deepnorm_gain(2), None);
-        assert_eq!(ResidualScale::DeepNorm.preset(2).len(), 2);
+        assert_eq!(ResidualScale::DeepNorm.preset(2, false).len(), 2);
+        assert_eq!(ResidualScale::DeepNorm.preset(2, true).len(), 4);
     }
 }

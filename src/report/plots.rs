@@ -6,6 +6,7 @@
 //! values a log axis cannot hold (0, NaN, Inf) as explicit markers with a
 //! note, never by dropping them.
 
+mod attention;
 mod blocks;
 mod data;
 mod heatmap;

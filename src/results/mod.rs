@@ -108,6 +108,24 @@ pub struct BlockRecord {
     /// a·Attn(.), the attention branch as it is added (blocks with attention).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attn_branch: Option<TensorStats>,
+    /// Unbiased std of the attention logits scale·q·k over every sequence,
+    /// head, query and unmasked key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attn_logits_std: Option<f64>,
+    /// Per head: the softmax's entropy in nats, mean over queries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attn_entropy: Option<Vec<f64>>,
+    /// log(seq_len): the entropy of uniform attention over a whole sequence
+    /// (the maximum; causal queries see fewer keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attn_entropy_max: Option<f64>,
+    /// √Σ‖∇‖² over the attention module's parameters (in_proj, out_proj).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attn_grad_norm: Option<f64>,
+    /// √Σ‖∇‖² over the feed-forward module's parameters (fc1, fc2), in
+    /// blocks with attention (seed 001's two panels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ff_grad_norm: Option<f64>,
 }
 
 /// One parameter's entry in a run (`tensors[]`).

@@ -229,8 +229,28 @@ pub fn steps_csv(doc: &ResultsDoc) -> Option<String> {
     Some(out)
 }
 
+/// The attention numbers of a block (blocks with attention): (tensor, stat,
+/// value) with tensor `attention` (logits_std, entropy_max, entropy_head{h},
+/// grad_norm) or `feed_forward` (grad_norm).
+fn attention_cells(b: &super::BlockRecord) -> Vec<(&'static str, String, f64)> {
+    let mut out = Vec::new();
+    let mut put = |t, k: &str, v: Option<f64>| {
+        out.extend(v.map(|v| (t, k.to_string(), v)));
+    };
+    put("attention", "logits_std", b.attn_logits_std);
+    put("attention", "entropy_max", b.attn_entropy_max);
+    for (h, e) in b.attn_entropy.iter().flatten().enumerate() {
+        put("attention", &format!("entropy_head{h}"), Some(*e));
+    }
+    put("attention", "grad_norm", b.attn_grad_norm);
+    put("feed_forward", "grad_norm", b.ff_grad_norm);
+    out
+}
+
 /// `blocks.csv` (residual stacks): run identity, swept parameters, block,
-/// tensor (`stream`, `grad_stream`, `ff_branch`), stat, value.
+/// tensor (`stream`, `grad_stream`, `ff_branch`, `attn_branch`), stat, value;
+/// with attention also `attention` (logits_std, entropy_head{h} in nats,
+/// entropy_max = log(seq_len), grad_norm) and `feed_forward` (grad_norm).
 pub fn blocks_csv(doc: &ResultsDoc) -> String {
     let keys = tidy_keys(&doc.runs);
     let mut out = header(&keys, &["block", "tensor", "stat", "value"]);
@@ -239,6 +259,12 @@ pub fn blocks_csv(doc: &ResultsDoc) -> String {
         for (block, tensor, s) in block_tensors(run) {
             for (stat, v) in stat_cells(s) {
                 out.push_str(&format!("{id},{block},{tensor},{stat},{}\n", number(v)));
+            }
+        }
+        for b in &run.blocks {
+            for (tensor, stat, v) in attention_cells(b) {
+                let (block, v) = (b.index, number(v));
+                out.push_str(&format!("{id},{block},{tensor},{stat},{v}\n"));
             }
         }
     }

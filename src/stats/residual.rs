@@ -17,6 +17,14 @@ pub const BRANCH_NEGLIGIBLE: f64 = 1e-2;
 /// above its inverse) is reported.
 pub const EARLY_GRAD_RATIO: f64 = 1e-2;
 
+/// Attention whose mean entropy is below this fraction of log(seq_len) has
+/// collapsed: one key takes (nearly) all the weight.
+pub const ENTROPY_COLLAPSE: f64 = 0.1;
+/// Every head above this fraction of log(seq_len): attention is uniform.
+pub const ENTROPY_UNIFORM: f64 = 0.98;
+/// Attention logits with a std above this saturate the softmax.
+pub const LOGITS_EXPLODING: f64 = 5.0;
+
 /// ‖a·FF‖ / ‖x‖ per block, x the stream entering the block.
 pub fn branch_ratios(stream_in: Option<&TensorStats>, blocks: &[BlockRecord]) -> Vec<f64> {
     let mut prev = stream_in.map(|s| s.norm);
@@ -89,6 +97,7 @@ pub fn summarize_residual(r: &ResidualRun<'_>, d: &Diagnosis) -> RunSummary {
     if nan + inf == 0 {
         diagnose_stream(r, &mut diagnosis);
         diagnose_grads(&grads, mean_grad_norm, d, &mut diagnosis);
+        diagnose_attention(r.blocks, &mut diagnosis);
     }
     let grad_norm_ratio = match (grads.is_empty(), lo > 0.0) {
         (true, _) => 1.0,
@@ -107,6 +116,43 @@ pub fn summarize_residual(r: &ResidualRun<'_>, d: &Diagnosis) -> RunSummary {
         nan_count: nan,
         inf_count: inf,
         diagnosis,
+    }
+}
+
+/// Attention at init: entropy collapse (one key takes all), uniform
+/// attention (every head near log(seq_len)), exploding logits.
+pub fn diagnose_attention(blocks: &[BlockRecord], out: &mut Vec<String>) {
+    let heads: Vec<(usize, usize, f64, f64)> = (blocks.iter())
+        .filter_map(|b| Some((b.index, b.attn_entropy.as_ref()?, b.attn_entropy_max?)))
+        .flat_map(|(i, e, max)| e.iter().enumerate().map(move |(h, v)| (i, h, *v, max)))
+        .collect();
+    let Some(&(_, _, _, max)) = heads.first() else {
+        return;
+    };
+    let low = (heads.iter()).min_by(|a, b| a.2.total_cmp(&b.2));
+    if let Some(&(i, h, v, _)) = low.filter(|l| max > 0.0 && l.2 < ENTROPY_COLLAPSE * max) {
+        let n = heads
+            .iter()
+            .filter(|x| x.2 < ENTROPY_COLLAPSE * max)
+            .count();
+        out.push(format!(
+            "attention entropy collapse: {n} of {} heads below {:.0}% of log(seq_len) = {max:.2} nats (block {i} head {h}: {v:.2e}); one key takes nearly all the weight",
+            heads.len(),
+            100.0 * ENTROPY_COLLAPSE
+        ));
+    } else if max > 0.0 && heads.iter().all(|x| x.2 >= ENTROPY_UNIFORM * max) {
+        out.push(format!(
+            "uniform attention: every head's entropy is within {:.0}% of log(seq_len) = {max:.2} nats; each query averages its whole sequence",
+            100.0 * (1.0 - ENTROPY_UNIFORM)
+        ));
+    }
+    let logits = (blocks.iter())
+        .filter_map(|b| Some((b.index, b.attn_logits_std?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    if let Some((i, s)) = logits.filter(|l| l.1 > LOGITS_EXPLODING) {
+        out.push(format!(
+            "attention logits exploding (std {s:.2} > {LOGITS_EXPLODING} at block {i}): the softmax saturates; under 1/sqrt(d_head) this grows with width once q and k align, 1/d_head (muP) holds it"
+        ));
     }
 }
 
@@ -228,6 +274,7 @@ mod tests {
                 grad_stream: stats(1.0, 1.0),
                 ff_branch: stats(1.0, [20.0, 5.0, 5.0][i]),
                 attn_branch: None,
+                ..BlockRecord::default()
             })
             .collect();
         let tensors = vec![
@@ -281,5 +328,33 @@ mod tests {
             d.iter().any(|l| l.starts_with("branches negligible")),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn attention_collapse_uniformity_and_exploding_logits_are_reported() {
+        let block = |e: Vec<f64>, logits: f64| BlockRecord {
+            attn_entropy: Some(e),
+            attn_entropy_max: Some(4.0),
+            attn_logits_std: Some(logits),
+            ..BlockRecord::default()
+        };
+        let mut out = Vec::new();
+        diagnose_attention(&[block(vec![3.99, 3.95], 0.1)], &mut out);
+        assert!(out[0].starts_with("uniform attention"), "{out:?}");
+        let mut out = Vec::new();
+        diagnose_attention(&[block(vec![3.0, 0.01], 12.0)], &mut out);
+        assert!(
+            out[0].starts_with("attention entropy collapse: 1 of 2"),
+            "{out:?}"
+        );
+        assert!(
+            out[1].starts_with("attention logits exploding (std 12.00"),
+            "{out:?}"
+        );
+        let mut out = Vec::new();
+        diagnose_attention(&[block(vec![2.0], 1.0)], &mut out);
+        assert!(out.is_empty());
+        diagnose_attention(&[BlockRecord::default()], &mut out);
+        assert!(out.is_empty());
     }
 }

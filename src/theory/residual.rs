@@ -13,7 +13,7 @@
 //! The skip and the branch are uncorrelated at init (zero-mean weights), so
 //! their second moments add. The stream's mean is taken as 0, so its std is
 //! √v. No prediction where a weight has a nonzero mean or an init has no
-//! moments (files, LSUV).
+//! moments (files, LSUV), and none for stacks with attention.
 
 use super::{moments, normal_expectation};
 use crate::init::{Sampler, Shape};
@@ -110,6 +110,11 @@ fn norm_out(v: f64, eps: f64, w2: f64, b2: f64) -> f64 {
 /// Predictions for a residual stack, where the recursion applies.
 pub fn of_residual(model: &Model) -> Option<BlockPrediction> {
     let res = model.residual.as_ref()?;
+    // Attention's branch variance depends on how the keys' softmax spreads
+    // (Σ p² per query) and on the tokens' correlations: no closed form here.
+    if res.attention.is_some() {
+        return None;
+    }
     let eps = model.ops.iter().find_map(|op| match op {
         Op::Norm { eps, .. } => Some(f64::from(*eps)),
         _ => None,

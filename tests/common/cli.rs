@@ -139,8 +139,9 @@ pub fn shipped_manifests() -> Vec<PathBuf> {
 const CI_TOKENS: u64 = 128;
 
 /// Runs a shipped manifest into `out` with `--repeats 1` when it has
-/// repeats, and residual experiments with [`CI_TOKENS`] token rows (widths
-/// and depths are never changed); returns the run.
+/// repeats, and residual experiments with [`CI_TOKENS`] token rows (whole
+/// attention sequences: a multiple of seq_len, at least one; widths, depths
+/// and seq_len are never changed); returns the run.
 pub fn run_shipped(manifest: &Path, out: &Path) -> Ran {
     let text = std::fs::read_to_string(manifest).expect("manifest");
     let mut m: serde_json::Value = serde_json::from_str(&text).expect("manifest JSON");
@@ -151,7 +152,9 @@ pub fn run_shipped(manifest: &Path, out: &Path) -> Ran {
     let manifest = if m["network"]["block"] == "residual"
         && m["input"]["batch"].as_u64().is_some_and(|b| b > CI_TOKENS)
     {
-        m["input"]["batch"] = CI_TOKENS.into();
+        // Attention runs within sequences: keep whole ones (at least one).
+        let seq = m["network"]["attention"]["seq_len"].as_u64().unwrap_or(1);
+        m["input"]["batch"] = (CI_TOKENS / seq * seq).max(seq).into();
         std::fs::create_dir_all(out.parent().expect("parent")).expect("temp dir");
         std::fs::write(&shrunk, serde_json::to_string_pretty(&m).unwrap()).expect("write");
         shrunk.as_path()

@@ -53,6 +53,7 @@ pub fn small() -> ResidualSpec {
         },
         saturation_threshold: 0.9,
         histogram_bins: 16,
+        attention: None,
     }
 }
 

@@ -10,6 +10,7 @@
 //! `H = X·Wᵀ + b` and `A = φ(H)`; backward takes `dA` and gives
 //! `dH = dA ⊙ φ'(H)`, `dW = dHᵀ·X`, `db = Σ_batch dH`, `dX = dH·W`.
 
+pub mod attention;
 pub mod host_fill;
 pub mod jacobian;
 pub mod ops;

@@ -1,5 +1,5 @@
 //! The f64 oracle of every executor op (linear, activation, norm, scale,
-//! add), and of a whole [`Model`] built from them: forward, loss, backward
+//! add, attention), and of a whole [`Model`] built from them: forward, loss, backward
 //! with gradients accumulated over consumers, exactly as the executor's
 //! contract says, in f64 from the tensors handed in.
 //!
@@ -152,6 +152,29 @@ pub fn op_forward(model: &Model, op: &Op, acts: &[Vec<f64>], params: &[Vec<f64>]
             .zip(&acts[branch.0])
             .map(|(s, b)| f64::from(skip_scale) * s + b)
             .collect(),
+        Op::Attention { qkv, .. } => super::attention::forward(&acts[qkv.0], &attn_of(model, op)).0,
+    }
+}
+
+/// The oracle's description of an attention op.
+pub fn attn_of(model: &Model, op: &Op) -> super::attention::Attn {
+    match *op {
+        Op::Attention {
+            y,
+            heads,
+            seq,
+            causal,
+            scale,
+            ..
+        } => super::attention::Attn {
+            rows: model.batch,
+            width: model.act(y).cols,
+            heads,
+            seq,
+            causal,
+            scale: f64::from(scale),
+        },
+        _ => panic!("not an attention op"),
     }
 }
 
@@ -210,6 +233,10 @@ pub fn op_backward(
             ],
             vec![],
         ),
+        Op::Attention { qkv, .. } => {
+            let g = super::attention::backward(&acts[qkv.0], dy, &attn_of(model, op));
+            (vec![(qkv, g)], vec![])
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! when `acc` says another consumer wrote first) and of its parameters
 //! (summed over chunks: the first chunk overwrites).
 
+pub(crate) mod attention;
 mod linear;
 mod norm;
 mod residual;
@@ -50,6 +51,7 @@ pub(crate) fn forward(cx: &mut Cx<'_>, op: &Op, c: Chunk) -> Result<(), GpuError
         Op::Linear { .. } | Op::Activation { .. } => linear::forward(cx, op, c),
         Op::Norm { .. } => norm::forward(cx, op, c),
         Op::Scale { .. } | Op::Add { .. } => residual::forward(cx, op, c),
+        Op::Attention { .. } => attention::forward(cx, op, c),
     }
 }
 
@@ -66,5 +68,6 @@ pub(crate) fn backward(
         Op::Linear { .. } | Op::Activation { .. } => linear::backward(cx, op, c, how, acc),
         Op::Norm { .. } => norm::backward(cx, op, c, how, acc),
         Op::Scale { .. } | Op::Add { .. } => residual::backward(cx, op, c, acc),
+        Op::Attention { .. } => attention::backward(cx, op, c, acc),
     }
 }

@@ -81,6 +81,7 @@ fn dense_layer(
         lsuv: l.init.lsuv(),
         theory: l.init.has_theory(),
         scale: None,
+        parts: Vec::new(),
     });
     let bias = match &l.bias_init {
         Some(init) => Some(b.param(Param {
@@ -97,6 +98,7 @@ fn dense_layer(
             lsuv: None,
             theory: init.has_theory(),
             scale: None,
+            parts: Vec::new(),
         })),
         None => None,
     };

@@ -30,7 +30,25 @@ pub(super) struct Decl {
     /// The activation that follows (resolves `"gain": "auto"`).
     pub act: Activation,
     pub layer: u32,
+    /// The packed parameter this one is a row block of (attention's q, k and
+    /// v thirds of `in_proj_weight`): overrides may match either name.
+    pub pack: Option<String>,
 }
+
+impl Decl {
+    /// Whether override `pattern` reaches this parameter (by its own key or
+    /// the key of the parameter it is packed into).
+    pub fn matches(&self, pattern: &str) -> bool {
+        glob::matches(pattern, &self.name)
+            || self
+                .pack
+                .as_ref()
+                .is_some_and(|p| glob::matches(pattern, p))
+    }
+}
+
+/// The virtual keys of in_proj_weight's thirds, in row order.
+pub(super) const QKV: [&str; 3] = ["q_proj", "k_proj", "v_proj"];
 
 /// Every parameter, in export order: input_proj, blocks (ff_norm, fc1,
 /// fc2), final_norm.
@@ -47,6 +65,7 @@ pub(super) fn declare(spec: &ResidualSpec) -> Vec<Decl> {
             kind: Kind::Weight,
             act,
             layer,
+            pack: None,
         });
         if spec.bias {
             v.push(Decl {
@@ -58,6 +77,7 @@ pub(super) fn declare(spec: &ResidualSpec) -> Vec<Decl> {
                 kind: Kind::Bias,
                 act,
                 layer,
+                pack: None,
             });
         }
     };
@@ -72,6 +92,7 @@ pub(super) fn declare(spec: &ResidualSpec) -> Vec<Decl> {
             kind: k,
             act: Activation::Identity,
             layer,
+            pack: None,
         };
         v.push(mk("weight", Kind::NormWeight));
         if spec.bias && kind == NormKind::LayerNorm {
@@ -91,6 +112,17 @@ pub(super) fn declare(spec: &ResidualSpec) -> Vec<Decl> {
     }
     for i in 0..spec.depth {
         let ix = i as u32;
+        if spec.attention.is_some() {
+            norm(
+                &mut v,
+                format!("blocks.{i}.attn_norm"),
+                layer_word(module::ATTN_NORM, ix),
+            );
+            attention(&mut v, spec, i);
+            let out = layer_word(module::ATTN_OUT, ix);
+            let name = format!("blocks.{i}.attn.out_proj");
+            linear(&mut v, name, d, d, Activation::Identity, out);
+        }
         norm(
             &mut v,
             format!("blocks.{i}.ff_norm"),
@@ -125,6 +157,42 @@ pub(super) fn declare(spec: &ResidualSpec) -> Vec<Decl> {
     v
 }
 
+/// Block i's in_proj: the q, k and v thirds of `in_proj_weight` as three
+/// (width × width) weights with their own streams and fans (as three
+/// nn.Linear: torch's packed xavier default is xavier with gain √½ on each),
+/// and `in_proj_bias` whole.
+fn attention(v: &mut Vec<Decl>, spec: &ResidualSpec, i: usize) {
+    let d = spec.width;
+    let pack = format!("blocks.{i}.attn.in_proj_weight");
+    let words = [module::ATTN_Q, module::ATTN_K, module::ATTN_V];
+    for (part, m) in QKV.iter().zip(words) {
+        v.push(Decl {
+            name: format!("blocks.{i}.attn.{part}.weight"),
+            rows: d,
+            cols: d,
+            fan_in: d,
+            fan_out: d,
+            kind: Kind::Weight,
+            act: Activation::Identity,
+            layer: layer_word(m, i as u32),
+            pack: Some(pack.clone()),
+        });
+    }
+    if spec.bias {
+        v.push(Decl {
+            name: format!("blocks.{i}.attn.in_proj_bias"),
+            rows: 3 * d,
+            cols: 1,
+            fan_in: d,
+            fan_out: d,
+            kind: Kind::Bias,
+            act: Activation::Identity,
+            layer: layer_word(module::ATTN_Q, i as u32),
+            pack: None,
+        });
+    }
+}
+
 /// Each parameter's scheme and post-init scale: its default, then the
 /// preset's entries, then the user's overrides in order. An entry with an
 /// `init` replaces the scheme and the scale (its own, or none); an entry
@@ -142,11 +210,13 @@ pub(super) fn resolve_inits(
             Kind::NormBias => (fixed(serde_json::json!({"scheme": "zeros"})), None),
         })
         .collect();
-    let preset = spec.residual_scale.preset(spec.depth);
+    let preset = spec
+        .residual_scale
+        .preset(spec.depth, spec.attention.is_some());
     for o in preset.iter().chain(&spec.overrides) {
         let mut hit = false;
         for (d, slot) in decls.iter().zip(&mut out) {
-            if !glob::matches(&o.pattern, &d.name) {
+            if !d.matches(&o.pattern) {
                 continue;
             }
             hit = true;
@@ -188,7 +258,12 @@ fn no_match(spec: &ResidualSpec, o: &ParamOverride, decls: &[Decl]) -> InitError
     } else if p.contains("norm") && p.ends_with("bias") && spec.norm == Some(NormKind::RmsNorm) {
         why.push("RMSNorm has no bias".into());
     }
-    let keys: Vec<&str> = decls.iter().map(|d| d.name.as_str()).collect();
+    if p.contains("attn") && spec.attention.is_none() {
+        why.push("the network has no \"attention\"".into());
+    }
+    let mut keys: Vec<&str> = decls.iter().map(|d| d.name.as_str()).collect();
+    keys.extend(decls.iter().filter_map(|d| d.pack.as_deref()));
+    keys.dedup();
     let similar = glob::similar(p, &keys, 4);
     let why = if why.is_empty() {
         String::new()

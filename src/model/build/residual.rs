@@ -40,7 +40,7 @@ pub fn build_residual(spec: &ResidualSpec, base_dir: Option<&Path>) -> Result<Mo
         };
         let s = sampler(&init, shape, d.act, base_dir)
             .map_err(|e| InitError(format!("{}: {}", d.name, e.0)))?;
-        ids.push(b.param(Param {
+        let p = Param {
             name: d.name.clone(),
             label: d.name.clone(),
             grad_label: format!("grad {}", d.name),
@@ -58,9 +58,14 @@ pub fn build_residual(spec: &ResidualSpec, base_dir: Option<&Path>) -> Result<Mo
             lsuv: init.lsuv(),
             theory: init.has_theory(),
             scale,
-        }));
+            parts: Vec::new(),
+        };
+        match &d.pack {
+            Some(pack) => pack_part(&mut b, &mut ids, pack, p)?,
+            None => ids.push(b.param(p)),
+        }
     }
-    for (id, d) in ids.iter().zip(&decls) {
+    for id in &ids {
         b.stat(
             StatKey::Tensor(*id, TensorField::Value),
             StatSource::Param(*id),
@@ -69,9 +74,51 @@ pub fn build_residual(spec: &ResidualSpec, base_dir: Option<&Path>) -> Result<Mo
         );
         let grad = StatSource::ParamGrad(*id);
         b.stat(StatKey::Tensor(*id, TensorField::Grad), grad, false, false);
-        debug_assert_eq!(b.params[id.0].name, d.name);
     }
     wire(spec, b, base_dir)
+}
+
+/// Appends `part` to the packed parameter `pack` (created by its first
+/// part): the parts are its row blocks, in order.
+fn pack_part(
+    b: &mut Builder,
+    ids: &mut Vec<ParamId>,
+    pack: &str,
+    part: Param,
+) -> Result<(), InitError> {
+    if part.lsuv.is_some() {
+        return Err(InitError(format!(
+            "{}: LSUV rescales whole layers; it cannot initialize one third of {pack}",
+            part.name
+        )));
+    }
+    if let Some(id) = pid(b, pack) {
+        let p = &mut b.params[id.0];
+        p.rows += part.rows;
+        p.fan_out += part.fan_out;
+        p.theory &= part.theory;
+        p.parts.push(part);
+        return Ok(());
+    }
+    let id = b.param(Param {
+        name: pack.to_string(),
+        label: pack.to_string(),
+        grad_label: format!("grad {pack}"),
+        rows: part.rows,
+        cols: part.cols,
+        fan_in: part.fan_in,
+        fan_out: part.fan_out,
+        // Never drawn: every part draws its own rows.
+        sampler: crate::init::Sampler::Values(Vec::new()),
+        layer: part.layer,
+        role: part.role,
+        lsuv: None,
+        scale: None,
+        theory: part.theory,
+        parts: vec![part],
+    });
+    ids.push(id);
+    Ok(())
 }
 
 /// The id of the parameter exported as `name`, if the network has it.
@@ -146,6 +193,7 @@ fn wire(spec: &ResidualSpec, mut b: Builder, base_dir: Option<&Path>) -> Result<
             position,
             scales,
             final_norm: spec.final_norm && spec.norm.is_some(),
+            attention: spec.attention,
             stream_in,
             blocks,
         }),

@@ -2,7 +2,7 @@
 //! optional manifest fields get their documented defaults here (they stay
 //! absent in the echo, so linear stacks keep their config hashes).
 
-use crate::config::{NormName, NormPlace, RunConfig, ScaleRule, ScaleSetting};
+use crate::config::{AttnScaleSetting, NormName, NormPlace, RunConfig, ScaleRule, ScaleSetting};
 use crate::init::InitError;
 use crate::model::NormKind;
 use crate::model::residual::*;
@@ -71,5 +71,16 @@ pub fn residual_spec(cfg: &RunConfig) -> Result<Option<ResidualSpec>, InitError>
         loss: cfg.loss,
         saturation_threshold: cfg.stats.saturation_threshold,
         histogram_bins: cfg.stats.histogram_bins,
+        attention: n.attention.as_ref().map(|a| AttentionSpec {
+            heads: a.heads,
+            seq_len: a.seq_len,
+            causal: a.causal,
+            scale: resolve_scale(a.scale, width / a.heads.max(1)),
+        }),
     }))
+}
+
+/// The factor of q·k for heads of `d_head` features.
+fn resolve_scale(s: AttnScaleSetting, d_head: usize) -> f64 {
+    s.factor(d_head)
 }

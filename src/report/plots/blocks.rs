@@ -86,6 +86,16 @@ pub(super) fn jobs<'a>(ctx: &'a Ctx<'a>) -> Vec<Job<'a>> {
             figure(ctx, root, "Gradient flow per block", specs)
         },
     ));
+    if ctx.doc.runs.iter().any(has_attention) {
+        out.push(Job::new(
+            "attention_blocks.png",
+            "Attention per block",
+            &format!("Per block: the softmax entropy (mean over heads and queries; grey: log(seq_len), uniform attention; near 0: one key takes all), the std of the logits scale·q·k, and the attention vs feed-forward modules' gradient norms (√Σ‖grad‖² over in_proj and out_proj, over fc1 and fc2: seed 001's two panels).{repeats}"),
+            (1900, h.max(1400)),
+            move |root| figure(ctx, root, "Attention per block", &[ATTN_ENTROPY, ATTN_LOGITS, GRAD_ATTN, GRAD_FF]),
+        ));
+        out.push(super::attention::entropy_job(ctx));
+    }
     if let Some(split) = NormSplit::detect(ctx) {
         out.push(Job::new(
             "norm_comparison.png",
@@ -97,6 +107,45 @@ pub(super) fn jobs<'a>(ctx: &'a Ctx<'a>) -> Vec<Job<'a>> {
     }
     out
 }
+
+fn has_attention(run: &RunResult) -> bool {
+    run.blocks.iter().any(|b| b.attn_entropy.is_some())
+}
+
+const ATTN_ENTROPY: Spec = Spec {
+    title: "attention entropy (nats, mean over heads)",
+    y_desc: "entropy, nats (log scale)",
+    metric: |r, i| {
+        let e = r.blocks.get(i)?.attn_entropy.as_ref()?;
+        (!e.is_empty()).then(|| e.iter().sum::<f64>() / e.len() as f64)
+    },
+    theory: None,
+    reference: None,
+};
+
+const ATTN_LOGITS: Spec = Spec {
+    title: "std of the attention logits scale·q·k",
+    y_desc: "logits std (log scale)",
+    metric: |r, i| r.blocks.get(i)?.attn_logits_std,
+    theory: None,
+    reference: Some(1.0),
+};
+
+const GRAD_ATTN: Spec = Spec {
+    title: "attention ‖grad‖ (in_proj, out_proj)",
+    y_desc: "gradient norm (log scale)",
+    metric: |r, i| r.blocks.get(i)?.attn_grad_norm,
+    theory: None,
+    reference: None,
+};
+
+const GRAD_FF: Spec = Spec {
+    title: "feed-forward ‖grad‖ (fc1, fc2)",
+    y_desc: "gradient norm (log scale)",
+    metric: |r, i| r.blocks.get(i)?.ff_grad_norm,
+    theory: None,
+    reference: None,
+};
 
 fn has_group(run: &RunResult, part: &str) -> bool {
     run.tensors.iter().any(|t| t.name.contains(part))

@@ -1,0 +1,390 @@
+//! Self-attention in residual blocks on the GPU against the f64 oracle on
+//! identical tensors: every op's forward and backward pass recomputed in f64
+//! from the GPU's own inputs (the attention op's probabilities and per-query
+//! logit statistics too), causal and not, pre- and post-norm, one head and
+//! several, seq_len 1 and odd sizes, batch chunks of whole sequences; and the
+//! per-block attention records against the whole-network oracle.
+//!
+//! Tolerance, per element: |gpu − oracle| ≤ 1e-4·(|oracle| + rms(oracle)).
+
+mod common;
+mod oracle;
+
+use common::gpu;
+use common::residual::*;
+use initscope::exec::Session;
+use initscope::gpu::{Gpu, GpuOptions};
+use initscope::model::build::residual::build_residual;
+use initscope::model::residual::{AttentionSpec, NormPosition, ResidualScale, ResidualSpec};
+use initscope::model::{ActId, GradStore, Model, NormKind, Op, ParamId};
+use oracle::ops::{add_into, attn_of, model_pass, op_backward, op_forward};
+use oracle::{loss_and_grad, tensor_stats};
+use serde_json::json;
+use std::cell::Cell;
+
+const REL: f64 = 1e-4;
+
+thread_local! {
+    /// The largest |gpu − oracle| / (|oracle| + rms) seen, for the report.
+    static WORST: Cell<f64> = const { Cell::new(0.0) };
+}
+
+fn wide(v: Vec<f32>) -> Vec<f64> {
+    v.into_iter().map(f64::from).collect()
+}
+
+/// Elementwise |a − b| ≤ REL·(|b| + rms(b)).
+fn close(what: &str, gpu: &[f64], r: &[f64]) {
+    assert_eq!(gpu.len(), r.len(), "{what}: length");
+    let rms = (r.iter().map(|v| v * v).sum::<f64>() / r.len().max(1) as f64).sqrt();
+    for (i, (a, b)) in gpu.iter().zip(r).enumerate() {
+        let scale = b.abs() + rms;
+        if scale > 0.0 {
+            WORST.with(|w| w.set(w.get().max((a - b).abs() / scale)));
+        }
+        assert!(
+            (a - b).abs() <= REL * scale,
+            "{what}[{i}]: gpu {a} vs oracle {b} (rms {rms})"
+        );
+    }
+}
+
+/// A small stack with attention: `width` split into `heads`, sequences of
+/// `seq` rows, `seqs` of them.
+fn attn(width: usize, heads: usize, seq: usize, seqs: usize, causal: bool) -> ResidualSpec {
+    let d_head = (width / heads) as f64;
+    ResidualSpec {
+        input_dim: 11,
+        width,
+        ff_width: 24,
+        batch: seq * seqs,
+        attention: Some(AttentionSpec {
+            heads,
+            seq_len: seq,
+            causal,
+            scale: 1.0 / d_head.sqrt(),
+        }),
+        ..small()
+    }
+}
+
+fn variants() -> Vec<(&'static str, ResidualSpec)> {
+    let mut v = Vec::new();
+    v.push((
+        "pre, 2 heads, seq 5, not causal",
+        random_norms(attn(16, 2, 5, 7, false)),
+    ));
+    let mut s = attn(18, 3, 7, 6, true);
+    s.position = NormPosition::Post;
+    s.residual_scale = ResidualScale::Value(0.5);
+    s.final_norm = true;
+    v.push((
+        "post, 3 heads of 6, seq 7, causal, a = 0.5",
+        random_norms(s),
+    ));
+    let mut s = attn(20, 1, 9, 3, true);
+    s.norm = Some(NormKind::RmsNorm);
+    s.bias = false;
+    if let Some(a) = &mut s.attention {
+        a.scale = 1.0 / 20.0;
+    }
+    v.push((
+        "pre rmsnorm, 1 head, seq 9, causal, 1/d_head, no bias",
+        random_norms(s),
+    ));
+    v.push(("seq_len 1, 4 heads", attn(16, 4, 1, 13, false)));
+    let mut s = attn(48, 4, 4, 4, false);
+    s.norm = None;
+    s.residual_scale = ResidualScale::Value(0.3);
+    s.input_dim = 48;
+    s.overrides = vec![over(
+        0,
+        "blocks.*.attn.q_proj.weight",
+        Some(json!({"scheme": "normal", "std": 0.6})),
+        None,
+    )];
+    v.push(("no norm, width 48, peaked softmax (q std 0.6)", s));
+    let mut s = attn(16, 2, 3, 4, true);
+    s.residual_scale = ResidualScale::DeepNorm;
+    v.push(("deepnorm (post), 2 heads, seq 3, causal", random_norms(s)));
+    v
+}
+
+/// Every tensor of one GPU step with all gradients stored, widened to f64.
+struct Readback {
+    acts: Vec<Vec<f64>>,
+    grads: Vec<Option<Vec<f64>>>,
+    params: Vec<Vec<f64>>,
+    param_grads: Vec<Vec<f64>>,
+    target: Option<Vec<f64>>,
+}
+
+fn read_all(s: &Session<'_>, m: &Model) -> Readback {
+    let n = m.acts.len();
+    Readback {
+        acts: (0..n)
+            .map(|i| wide(s.read_act(ActId(i)).unwrap()))
+            .collect(),
+        grads: (0..n)
+            .map(|i| s.read_grad(ActId(i)).unwrap().map(wide))
+            .collect(),
+        params: (s.tensors().unwrap().params.into_iter())
+            .map(|(_, _, v)| wide(v))
+            .collect(),
+        param_grads: (0..m.params.len())
+            .map(|i| wide(s.read_param_grad(ParamId(i)).unwrap()))
+            .collect(),
+        target: s.read_target().unwrap().map(wide),
+    }
+}
+
+/// Runs `spec` with every gradient stored and checks each op in isolation.
+fn check_ops(gpu: &Gpu, spec: &ResidualSpec, seed: u64) {
+    let mut m = build_residual(spec, None).unwrap();
+    for a in &mut m.acts {
+        if matches!(a.grad, GradStore::Scratch(_)) {
+            a.grad = GradStore::Full;
+        }
+    }
+    let s = Session::new(gpu, &m, seed, 0).unwrap();
+    s.step().unwrap();
+    let t = read_all(&s, &m);
+    for (k, op) in m.ops.iter().enumerate() {
+        let y = op_forward(&m, op, &t.acts, &t.params);
+        close(&format!("op {k} forward"), &t.acts[op.output().0], &y);
+        if let Op::Attention {
+            qkv, probs, stats, ..
+        } = *op
+        {
+            let (_, p, st) = oracle::attention::forward(&t.acts[qkv.0], &attn_of(&m, op));
+            close(&format!("op {k} probabilities"), &t.acts[probs.0], &p);
+            close(&format!("op {k} logit statistics"), &t.acts[stats.0], &st);
+        }
+    }
+    let out = &t.acts[m.output.0];
+    let (_, dout) = loss_and_grad(out, m.loss, t.target.as_deref()).unwrap();
+    close(
+        "loss gradient",
+        t.grads[m.output.0].as_ref().unwrap(),
+        &dout,
+    );
+    let mut grads: Vec<Vec<f64>> = vec![Vec::new(); m.acts.len()];
+    let mut pgrads: Vec<Vec<f64>> = vec![Vec::new(); m.params.len()];
+    for op in m.ops.iter().rev() {
+        let dy = t.grads[op.output().0].as_ref().expect("stored");
+        let (dx, dp) = op_backward(&m, op, &t.acts, &t.params, dy);
+        for (id, g) in dx {
+            add_into(&mut grads[id.0], &g);
+        }
+        for (id, g) in dp {
+            add_into(&mut pgrads[id.0], &g);
+        }
+    }
+    for (i, g) in grads.iter().enumerate() {
+        if let (false, Some(gg)) = (g.is_empty(), &t.grads[i]) {
+            close(&format!("gradient of {}", m.acts[i].label), gg, g);
+        }
+    }
+    for (i, g) in pgrads.iter().enumerate() {
+        close(
+            &format!("gradient of {}", m.params[i].name),
+            &t.param_grads[i],
+            g,
+        );
+    }
+}
+
+#[test]
+fn attention_ops_match_the_oracle_forward_and_backward() {
+    let gpu = gpu();
+    for (k, (what, spec)) in variants().into_iter().enumerate() {
+        WORST.with(|w| w.set(0.0));
+        check_ops(&gpu, &spec, 30 + k as u64);
+        eprintln!("{what}: max rel error {:.2e}", WORST.with(Cell::get));
+    }
+}
+
+#[test]
+fn attention_matches_the_oracle_across_chunks_of_whole_sequences() {
+    // 40 KiB bindings: 48-float rows fit 213, so chunks of 192 rows (the
+    // least multiple of 64 and of seq 3): 192, 192, 66.
+    let small_gpu = Gpu::new(&GpuOptions {
+        max_binding_bytes: Some(40 << 10),
+        ..Default::default()
+    })
+    .unwrap();
+    for causal in [false, true] {
+        let mut s = random_norms(attn(16, 2, 3, 150, causal));
+        s.depth = 1;
+        let m = build_residual(&s, None).unwrap();
+        assert_eq!(m.chunk_rows(40 << 10), 192, "the test must chunk");
+        WORST.with(|w| w.set(0.0));
+        check_ops(&small_gpu, &s, 7);
+        eprintln!(
+            "chunked, causal {causal}: max rel error {:.2e}",
+            WORST.with(Cell::get)
+        );
+    }
+}
+
+/// Unbiased std of every visible logit, and each head's mean entropy.
+fn logit_records(m: &Model, op: &Op, qkv: &[f64]) -> (f64, Vec<f64>) {
+    let a = attn_of(m, op);
+    let mut all = Vec::new();
+    let mut ent = vec![0.0; a.heads];
+    for r in 0..a.rows {
+        for (h, e) in ent.iter_mut().enumerate() {
+            all.extend(a.logits(qkv, r, h));
+            let p = a.probs_row(qkv, r, h);
+            *e -= p
+                .iter()
+                .filter(|v| **v > 0.0)
+                .map(|v| v * v.ln())
+                .sum::<f64>()
+                / a.rows as f64;
+        }
+    }
+    (tensor_stats(&all, None, None).std, ent)
+}
+
+#[test]
+fn attention_records_match_the_whole_network_oracle() {
+    let gpu = gpu();
+    for (k, (what, spec)) in variants().into_iter().enumerate() {
+        let m = build_residual(&spec, None).unwrap();
+        let s = Session::new(&gpu, &m, 50 + k as u64, 0).unwrap();
+        let out = s.step().unwrap();
+        let t = s.tensors().unwrap();
+        let params: Vec<Vec<f64>> = t.params.into_iter().map(|(_, _, v)| wide(v)).collect();
+        let target = s.read_target().unwrap().map(wide);
+        let r = model_pass(&m, &wide(t.input), &params, target.as_deref());
+        let res = m.residual.as_ref().unwrap();
+        let attn_ops: Vec<&Op> = (m.ops.iter())
+            .filter(|o| matches!(o, Op::Attention { .. }))
+            .collect();
+        for ((b, info), op) in out.blocks.iter().zip(&res.blocks).zip(attn_ops) {
+            let a = info.attn.as_ref().unwrap();
+            let want = tensor_stats(&r.acts[a.branch.0], None, None);
+            let got = b.attn_branch.as_ref().unwrap();
+            let rel = |x: f64, y: f64| (x - y).abs() / y.abs().max(1e-30);
+            assert!(rel(got.std, want.std) < REL, "{what}: attn_branch std");
+            let Op::Attention { qkv, .. } = *op else {
+                unreachable!()
+            };
+            let (std, ent) = logit_records(&m, op, &r.acts[qkv.0]);
+            let got_std = b.attn_logits_std.unwrap();
+            assert!(
+                rel(got_std, std) < REL,
+                "{what}: logits std {got_std} vs {std}"
+            );
+            for (g, e) in b.attn_entropy.as_ref().unwrap().iter().zip(&ent) {
+                // Entropy 0 (seq_len 1) is compared absolutely.
+                assert!(
+                    (g - e).abs() < REL * e.max(1e-3),
+                    "{what}: entropy {g} vs {e}"
+                );
+            }
+            let max = b.attn_entropy_max.unwrap();
+            let seq = spec.attention.unwrap().seq_len as f64;
+            assert!((max - seq.ln()).abs() < 1e-12);
+            assert!(b.attn_grad_norm.unwrap() > 0.0 && b.ff_grad_norm.unwrap() > 0.0);
+        }
+    }
+}
+
+#[test]
+fn in_proj_is_three_parts_with_their_own_schemes() {
+    let mut s = attn(16, 2, 5, 2, false);
+    s.bias_init = init(json!({"scheme": "zeros"}));
+    s.overrides.push(over(
+        9,
+        "blocks.*.attn.q_proj.weight",
+        Some(json!({"scheme": "zeros"})),
+        None,
+    ));
+    s.overrides
+        .push(over(10, "blocks.0.attn.in_proj_weight", None, Some(2.0)));
+    let m = build_residual(&s, None).unwrap();
+    let g = gpu();
+    let sess = Session::new(&g, &m, 3, 0).unwrap();
+    let t = sess.tensors().unwrap();
+    let w = t.get("blocks.0.attn.in_proj_weight").unwrap();
+    assert_eq!(w.len(), 3 * 16 * 16);
+    assert!(w[..256].iter().all(|v| *v == 0.0), "q third zero");
+    // k and v: xavier_uniform of a 16x16 weight, times 2.
+    let bound = 2.0 * (6.0f32 / 32.0).sqrt();
+    assert!(w[256..].iter().all(|v| v.abs() <= bound));
+    assert!(w[256..].iter().any(|v| v.abs() > 0.8 * bound));
+    assert_ne!(w[256..512], w[512..], "k and v draw their own streams");
+    // With zero queries every logit is 0: uniform attention.
+    let out = sess.step().unwrap();
+    let b = &out.blocks[0];
+    assert!(b.attn_logits_std.unwrap() < 1e-6);
+    for e in b.attn_entropy.as_ref().unwrap() {
+        assert!((e - 5f64.ln()).abs() < 1e-5, "uniform: {e}");
+    }
+}
+
+/// Wall time of each attention kernel at seed 001's shape (run by hand:
+/// `cargo test --release --test attention_gpu -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn attention_kernel_times() {
+    use initscope::gpu::buffers::View;
+    use initscope::kernels::attention::*;
+    let g = gpu();
+    let (rows, width, heads, seq) = (1024usize, 512usize, 8usize, 128usize);
+    let buf = |n: usize| g.storage("t", (n * 4) as u64).unwrap();
+    let (qkv, probs, stats, y) = (
+        buf(rows * 3 * width),
+        buf(rows * heads * seq),
+        buf(rows * 3 * heads),
+        buf(rows * width),
+    );
+    let (dy, ds, dqkv) = (
+        buf(rows * width),
+        buf(rows * heads * seq),
+        buf(rows * 3 * width),
+    );
+    let s = AttnShape {
+        rows,
+        width,
+        heads,
+        seq,
+        causal: false,
+        scale: 0.125,
+    };
+    fn v(b: &wgpu::Buffer) -> View<'_> {
+        View::from(b)
+    }
+    for _ in 0..2 {
+        let t = std::time::Instant::now();
+        let mut enc = g.device.create_command_encoder(&Default::default());
+        let f = AttnForward {
+            qkv: v(&qkv),
+            probs: v(&probs),
+            stats: v(&stats),
+            y: v(&y),
+        };
+        encode_forward(&g, &mut enc, &s, &f).unwrap();
+        g.submit("f", enc).unwrap();
+        g.wait().unwrap();
+        let fwd = t.elapsed().as_secs_f64() * 1e3;
+        let t = std::time::Instant::now();
+        let mut enc = g.device.create_command_encoder(&Default::default());
+        let b = AttnBackward {
+            qkv: v(&qkv),
+            probs: v(&probs),
+            dy: v(&dy),
+            ds: v(&ds),
+            dqkv: v(&dqkv),
+        };
+        encode_backward(&g, &mut enc, &s, &b, false).unwrap();
+        g.submit("b", enc).unwrap();
+        g.wait().unwrap();
+        eprintln!(
+            "forward {fwd:.0} ms, backward {:.0} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    }
+}
