@@ -1,6 +1,7 @@
 //! The offline HTML report: one self-contained page (inline CSS, no
 //! scripts, no network) that references the figures by relative file name.
 
+use super::training_table::training_table;
 use crate::report::plots::Figure;
 use crate::results::{ResultsDoc, RunResult};
 use std::fmt::Write as _;
@@ -263,45 +264,6 @@ fn summary_table(h: &mut String, runs: &[RunResult]) {
     h.push_str("</tbody>\n</table></div>\n</section>\n");
 }
 
-/// Per training run: the loss at init and at the end, and the learning
-/// time (steps until the loss is 10% of its initial value).
-fn training_table(h: &mut String, runs: &[RunResult]) {
-    let trained: Vec<(&RunResult, &crate::results::TrainRecord)> = runs
-        .iter()
-        .filter_map(|r| Some((r, r.train.as_ref()?)))
-        .collect();
-    if trained.is_empty() {
-        return;
-    }
-    h.push_str(
-        "<section id=\"training\">\n<h2>Training</h2>\n<div class=\"scroll\"><table>\n<thead><tr>\
-         <th>Run</th><th>Steps</th><th>Loss at init</th><th>Final loss</th>\
-         <th title=\"first recorded step with a loss at most 10% of the initial loss\">Steps to 10%</th></tr></thead>\n<tbody>\n",
-    );
-    for (r, t) in trained {
-        let (Some(first), Some(last)) = (t.steps.first(), t.steps.last()) else {
-            continue;
-        };
-        let learned = t
-            .steps_to(0.1 * first.loss)
-            .map_or_else(|| "not reached".to_string(), |k| k.to_string());
-        let bad = if last.loss.is_finite() {
-            ""
-        } else {
-            " class=\"bad\""
-        };
-        let _ = writeln!(
-            h,
-            "<tr><td class=\"label\">{}</td><td>{}</td><td>{}</td><td{bad}>{}</td><td>{learned}</td></tr>",
-            esc(&r.label),
-            last.step,
-            num(first.loss),
-            num(last.loss),
-        );
-    }
-    h.push_str("</tbody>\n</table></div>\n</section>\n");
-}
-
 /// Diagnosis badges: red for explosions and NaN/Inf, amber for the rest of
 /// the known failure modes, grey for anything else, green when healthy.
 fn badges(diagnosis: &[String]) -> String {
@@ -363,7 +325,7 @@ fn anchor(file: &str) -> String {
 }
 
 /// Escapes text for HTML content and attribute values.
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -379,7 +341,7 @@ fn esc(s: &str) -> String {
 }
 
 /// 3 significant digits; scientific outside [1e-3, 1e5); NaN and Inf spelled out.
-fn num(x: f64) -> String {
+pub(super) fn num(x: f64) -> String {
     if x.is_nan() {
         return "NaN".into();
     }

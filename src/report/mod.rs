@@ -3,6 +3,7 @@
 
 pub mod html;
 pub mod plots;
+mod training_table;
 
 use crate::results::ResultsDoc;
 use std::path::Path;
