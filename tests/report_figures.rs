@@ -299,6 +299,9 @@ fn training_runs_have_the_training_figures() {
     // Training figures come first: the loss is the headline.
     assert_eq!(f[0], "loss_curves.png");
     assert!(!f.contains(&"coord_check.png") && !f.contains(&"learning_time.png"));
+    assert!(!f.contains(&"attention_training.png"), "{f:?}");
+    let figs = render_checked("attention_training", &synth::train::attention_training());
+    assert!(files(&figs).contains(&"attention_training.png"));
     let figs = render_checked("coord_check", &synth::train::coord_check());
     assert!(files(&figs).contains(&"coord_check.png"));
     // No constant init: no symmetry figure.

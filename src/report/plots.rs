@@ -20,6 +20,7 @@ mod scale;
 mod scaling;
 mod style;
 mod sweep;
+mod train_attention;
 mod training;
 
 use crate::results::ResultsDoc;
@@ -110,6 +111,7 @@ pub fn render_all(doc: &ResultsDoc, dir: &Path) -> Result<Vec<Figure>, PlotError
     let mut jobs = Vec::new();
     // Training runs: what the network learned comes first.
     jobs.extend(training::jobs(&ctx));
+    jobs.extend(train_attention::jobs(&ctx));
     jobs.extend(scaling::jobs(&ctx));
     jobs.extend(sweep::jobs(&ctx));
     jobs.extend(panels::job(&ctx));
