@@ -7,6 +7,7 @@
 //! note, never by dropping them.
 
 mod attention;
+mod attention_sweep;
 mod blocks;
 mod data;
 mod heatmap;
@@ -114,6 +115,7 @@ pub fn render_all(doc: &ResultsDoc, dir: &Path) -> Result<Vec<Figure>, PlotError
     jobs.extend(train_attention::jobs(&ctx));
     jobs.extend(scaling::jobs(&ctx));
     jobs.extend(sweep::jobs(&ctx));
+    jobs.extend(attention_sweep::jobs(&ctx));
     jobs.extend(panels::job(&ctx));
     jobs.extend(blocks::jobs(&ctx));
     jobs.extend(layers::jobs(&ctx));
