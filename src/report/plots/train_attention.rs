@@ -3,8 +3,8 @@
 //! heads, with ±1 std bands over repeats.
 
 use super::data::{Ctx, Series};
-use super::layers::push_marker_keys;
-use super::layout::{Key, LEGEND_W, frame, legend, notes};
+use super::layers::{arm_legend, push_marker_keys};
+use super::layout::{Key, LEGEND_W, frame, notes};
 use super::lines::{Drawn, Panel, draw_panel, fit_y};
 use super::training::{step_axis, step_series, steps};
 use super::{Area, DrawError, Job};
@@ -77,20 +77,11 @@ fn figure(ctx: &Ctx, root: &Area) -> Result<(), DrawError> {
         };
         drawn.add(draw_panel(area, &panel)?);
     }
-    let mut keys = vec![Key::Heading(
-        if ctx.has_repeats() {
-            "arm (mean of repeats)"
-        } else {
-            "run"
-        }
-        .into(),
-    )];
-    keys.extend(ctx.arms.iter().map(|a| Key::Series(a.style.clone())));
+    let mut extras = Vec::new();
     if ctx.has_repeats() {
-        keys.push(Key::Heading(String::new()));
-        keys.push(Key::Band("±1 std over repeats".into()));
+        extras.push(Key::Band("±1 std over repeats".into()));
     }
-    push_marker_keys(&mut keys, drawn);
-    legend(&f.legend, &keys, 12)?;
+    push_marker_keys(&mut extras, drawn);
+    arm_legend(ctx, &f.legend, extras)?;
     notes(&f.footer, &drawn.notes(), &[])
 }
