@@ -8,11 +8,13 @@
 // Layouts (row-major, rows of one chunk; chunks hold whole sequences):
 //   probs rows x H*S     query r's logits (from the GEMM), then its softmax
 //                        over the keys of its sequence, head h at columns h*S..
-//   ds    rows x H*S     dP (from the GEMM), then dS = P * (dP - sum(P*dP))
+//   ds    rows x H*S     dP (from the GEMM), then dS = P * (dP - sum(P*dP)),
+//                        in place (the probabilities' gradient scratch)
 //   stats rows x 3H      per (query, head): mean and M2 of its logits, entropy
 // Causal: query at position p sees keys 0..=p; masked probabilities are 0.
-// Numbers: logits max-subtracted before exp; entropy = log Z - sum(e*s)/Z
-// with s = l - max (no log of an underflowed p).
+// Numbers: logits max-subtracted before exp (the running sum is rescaled
+// when the max grows); entropy = log Z - sum(p*s) with s = l - max (no log
+// of an underflowed p).
 
 struct AttnParams {
     rows: u32,
@@ -47,6 +49,53 @@ fn n_keys(pos: u32) -> u32 {
     return ap.seq;
 }
 
+// A query row's running softmax state over its visible logits: the max m,
+// z = sum exp(l - m) rescaled whenever m grows (online softmax: one pass
+// over the logits instead of two), and Welford's mean and M2 of the logits.
+struct Online {
+    m: f32,
+    z: f32,
+    n: f32,
+    mean: f32,
+    m2: f32,
+}
+
+fn online_add(st: ptr<function, Online>, l: f32) {
+    if (l > (*st).m) {
+        (*st).z = (*st).z * exp((*st).m - l) + 1.0;
+        (*st).m = l;
+    } else {
+        (*st).z = (*st).z + exp(l - (*st).m);
+    }
+    (*st).n = (*st).n + 1.0;
+    let delta = l - (*st).mean;
+    (*st).mean = (*st).mean + delta / (*st).n;
+    (*st).m2 = (*st).m2 + delta * (l - (*st).mean);
+}
+
+// Query row `idx` (row·heads + head): its visible keys and first element.
+struct Row {
+    nk: u32,
+    po: u32,
+    so: u32,
+}
+
+fn row_of(idx: u32) -> Row {
+    let r = idx / ap.heads;
+    return Row(n_keys(r % ap.seq), idx * ap.seq, r * 3u * ap.heads + 3u * (idx % ap.heads));
+}
+
+fn write_stats(row: Row, st: Online, t: f32) {
+    stats[row.so] = st.mean;
+    stats[row.so + 1u] = st.m2;
+    // Entropy: log z - sum p·(l - m).
+    stats[row.so + 2u] = log(st.z) - t;
+}
+
+fn new_online() -> Online {
+    return Online(-3.0e38, 0.0, 0.0, 0.0, 0.0);
+}
+
 // One invocation per (query row, head): the scaled logits in `probs` become
 // the masked softmax; the logits' moments and the entropy go to `stats`.
 @compute @workgroup_size(WG)
@@ -56,41 +105,22 @@ fn attn_softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     if (idx >= ap.rows * ap.heads) {
         return;
     }
-    let r = idx / ap.heads;
-    let h = idx % ap.heads;
-    let nk = n_keys(r % ap.seq);
-    let po = idx * ap.seq;
-    var m = -3.0e38;
-    var mean = 0.0;
-    var m2 = 0.0;
-    for (var j = 0u; j < nk; j++) {
-        let l = probs[po + j];
-        m = max(m, l);
-        // Welford: the logits' mean and M2 without cancellation.
-        let delta = l - mean;
-        mean = mean + delta / f32(j + 1u);
-        m2 = m2 + delta * (l - mean);
+    let row = row_of(idx);
+    var st = new_online();
+    for (var j = 0u; j < row.nk; j++) {
+        online_add(&st, probs[row.po + j]);
     }
-    var z = 0.0;
     var t = 0.0;
-    for (var j = 0u; j < nk; j++) {
-        let s = probs[po + j] - m;
-        let e = exp(s);
-        probs[po + j] = e;
-        z = z + e;
-        t = t + e * s;
+    for (var j = 0u; j < ap.seq; j++) {
+        var p = 0.0;
+        if (j < row.nk) {
+            let s = probs[row.po + j] - st.m;
+            p = exp(s) / st.z;
+            t = t + p * s;
+        }
+        probs[row.po + j] = p;
     }
-    let inv = 1.0 / z;
-    for (var j = 0u; j < nk; j++) {
-        probs[po + j] = probs[po + j] * inv;
-    }
-    for (var j = nk; j < ap.seq; j++) {
-        probs[po + j] = 0.0;
-    }
-    let so = r * 3u * ap.heads + 3u * h;
-    stats[so] = mean;
-    stats[so + 1u] = m2;
-    stats[so + 2u] = log(z) - t * inv;
+    write_stats(row, st, t);
 }
 
 // One invocation per (query row, head): dS = P * (dP - sum(P*dP)) in place
@@ -108,11 +138,69 @@ fn attn_dsoftmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     for (var j = 0u; j < nk; j++) {
         dot = dot + probs[po + j] * ds[po + j];
     }
-    for (var j = 0u; j < nk; j++) {
-        ds[po + j] = probs[po + j] * (ds[po + j] - dot);
+    for (var j = 0u; j < ap.seq; j++) {
+        // Masked keys get 0 even where dP is not finite.
+        ds[po + j] = select(0.0, probs[po + j] * (ds[po + j] - dot), j < nk);
     }
-    for (var j = nk; j < ap.seq; j++) {
-        ds[po + j] = 0.0;
+}
+
+// ---- vec4 variants (seq a multiple of 4): four keys per load. lavapipe
+// turns every storage access into a per-lane loop with bounds checks, so
+// accesses, not arithmetic, bound these kernels.
+
+@group(0) @binding(5) var<storage, read_write> probs4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> ds4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn attn_softmax4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+    let idx = linear_id(wid, nwg, lid);
+    if (idx >= ap.rows * ap.heads) {
+        return;
+    }
+    let row = row_of(idx);
+    let o4 = row.po / 4u;
+    var st = new_online();
+    for (var j4 = 0u; 4u * j4 < row.nk; j4++) {
+        let v = probs4[o4 + j4];
+        for (var c = 0u; c < 4u && 4u * j4 + c < row.nk; c++) {
+            online_add(&st, v[c]);
+        }
+    }
+    var t = 0.0;
+    for (var j4 = 0u; j4 < ap.seq / 4u; j4++) {
+        var p = vec4<f32>(0.0);
+        if (4u * j4 < row.nk) {
+            let v = probs4[o4 + j4];
+            for (var c = 0u; c < 4u && 4u * j4 + c < row.nk; c++) {
+                let s = v[c] - st.m;
+                p[c] = exp(s) / st.z;
+                t = t + p[c] * s;
+            }
+        }
+        probs4[o4 + j4] = p;
+    }
+    write_stats(row, st, t);
+}
+
+@compute @workgroup_size(WG)
+fn attn_dsoftmax4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+    let idx = linear_id(wid, nwg, lid);
+    if (idx >= ap.rows * ap.heads) {
+        return;
+    }
+    let nk = n_keys((idx / ap.heads) % ap.seq);
+    let o4 = idx * ap.seq / 4u;
+    var dot = vec4<f32>(0.0);
+    for (var j4 = 0u; 4u * j4 < nk; j4++) {
+        let vis = 4u * j4 + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(nk);
+        dot = dot + select(vec4<f32>(0.0), probs4[o4 + j4] * ds4[o4 + j4], vis);
+    }
+    let d = dot.x + dot.y + dot.z + dot.w;
+    for (var j4 = 0u; j4 < ap.seq / 4u; j4++) {
+        let vis = 4u * j4 + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(nk);
+        ds4[o4 + j4] = select(vec4<f32>(0.0), probs4[o4 + j4] * (ds4[o4 + j4] - d), vis);
     }
 }
 

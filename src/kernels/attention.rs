@@ -119,15 +119,25 @@ impl AttnShape {
         Ok(())
     }
 
-    /// One pass of the row kernel `entry` over every (query, head).
+    /// One pass of the row kernel `entry` over every (query, head), binding
+    /// probs (and ds) as vec4 arrays when whole rows are vec4s.
     fn rows_pass(
         &self,
         gpu: &Gpu,
         enc: &mut wgpu::CommandEncoder,
         entry: &str,
-        res: &[(u32, wgpu::BindingResource<'_>)],
+        probs: View<'_>,
+        extra: (u32, wgpu::BindingResource<'_>),
     ) -> Result<(), GpuError> {
-        pass(gpu, enc, entry, &self.params(0, 0), res, self.rows * self.heads)
+        let p = self.params(0, 0);
+        let n = self.rows * self.heads;
+        if self.seq.is_multiple_of(4) {
+            // ds is binding 3 in the scalar kernels and 6 in the vec4 ones.
+            let extra = (if extra.0 == 3 { 6 } else { extra.0 }, extra.1);
+            let res = [(5, probs.binding()), extra];
+            return pass(gpu, enc, &format!("{entry}4"), &p, &res, n);
+        }
+        pass(gpu, enc, entry, &p, &[(1, probs.binding()), extra], n)
     }
 }
 
@@ -167,8 +177,8 @@ pub fn encode_forward(
     t: &AttnForward<'_>,
 ) -> Result<(), GpuError> {
     s.products(gpu, enc, Product::Logits, [t.qkv, t.qkv, t.probs], false)?;
-    let res = [(1, t.probs.binding()), (2, t.stats.binding())];
-    s.rows_pass(gpu, enc, "attn_softmax", &res)?;
+    let stats = (2, t.stats.binding());
+    s.rows_pass(gpu, enc, "attn_softmax", t.probs, stats)?;
     s.products(gpu, enc, Product::Context, [t.probs, t.qkv, t.y], false)
 }
 
@@ -193,8 +203,7 @@ pub fn encode_backward(
     accumulate: bool,
 ) -> Result<(), GpuError> {
     s.products(gpu, enc, Product::DProbs, [t.dy, t.qkv, t.ds], false)?;
-    let res = [(1, t.probs.binding()), (3, t.ds.binding())];
-    s.rows_pass(gpu, enc, "attn_dsoftmax", &res)?;
+    s.rows_pass(gpu, enc, "attn_dsoftmax", t.probs, (3, t.ds.binding()))?;
     let acc = accumulate;
     s.products(gpu, enc, Product::DValues, [t.probs, t.dy, t.dqkv], acc)?;
     s.products(gpu, enc, Product::DQueries, [t.ds, t.qkv, t.dqkv], acc)?;
