@@ -98,6 +98,31 @@ fn one_swept_number_gives_a_sweep_figure() {
     assert!(!files(&figs).contains(&"heatmap.png"));
 }
 
+/// Attention records over one swept number add `attention_sweep.png`;
+/// without attention there is none.
+#[test]
+fn attention_over_a_sweep_gives_its_figure() {
+    assert!(
+        !files(&render_checked("sweep_plain", &synth::sweep_1d())).contains(&"attention_sweep.png")
+    );
+    let mut doc = synth::sweep_1d();
+    for (k, run) in doc.runs.iter_mut().enumerate() {
+        let x = 1.0 + k as f64;
+        run.blocks = vec![initscope::results::BlockRecord {
+            attn_logits_std: Some(x),
+            attn_entropy: Some(vec![4.0 / x, 3.5 / x]),
+            attn_entropy_max: Some(64f64.ln()),
+            ..Default::default()
+        }];
+    }
+    let figs = render_checked("attention_sweep", &doc);
+    assert!(
+        files(&figs).contains(&"attention_sweep.png"),
+        "{:?}",
+        files(&figs)
+    );
+}
+
 #[test]
 fn two_swept_numbers_give_a_heatmap() {
     let figs = render_checked("sweep_2d", &synth::sweep_2d());
@@ -299,6 +324,9 @@ fn training_runs_have_the_training_figures() {
     // Training figures come first: the loss is the headline.
     assert_eq!(f[0], "loss_curves.png");
     assert!(!f.contains(&"coord_check.png") && !f.contains(&"learning_time.png"));
+    assert!(!f.contains(&"attention_training.png"), "{f:?}");
+    let figs = render_checked("attention_training", &synth::train::attention_training());
+    assert!(files(&figs).contains(&"attention_training.png"));
     let figs = render_checked("coord_check", &synth::train::coord_check());
     assert!(files(&figs).contains(&"coord_check.png"));
     // No constant init: no symmetry figure.

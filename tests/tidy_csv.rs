@@ -152,7 +152,10 @@ fn expected_steps(doc: &ResultsDoc) -> BTreeMap<[String; 5], f64> {
             if let Some(lr) = s["lr"].as_f64() {
                 out.insert(key("", "lr", "value"), lr);
             }
-            for l in s["layers"].as_array().unwrap() {
+            expected_blocks(s, &mut |l, t, st, v| {
+                out.insert(key(l, t, st), v);
+            });
+            for l in s["layers"].as_array().into_iter().flatten() {
                 let i = l["index"].to_string();
                 for (tensor, v) in l.as_object().unwrap() {
                     match v {
@@ -173,6 +176,40 @@ fn expected_steps(doc: &ResultsDoc) -> BTreeMap<[String; 5], f64> {
     out
 }
 
+/// The cells of a step's `blocks[]` (residual stacks): (layer = block,
+/// tensor, stat, value), weights' parts as `fc1.update`, attention's
+/// numbers under `attention`.
+fn expected_blocks(s: &Value, put: &mut dyn FnMut(&str, &str, &str, f64)) {
+    for b in s["blocks"].as_array().into_iter().flatten() {
+        let i = b["index"].to_string();
+        for (name, v) in b.as_object().unwrap() {
+            let num = |x: &Value| x.as_f64().unwrap_or(f64::NAN);
+            match (name.as_str(), v) {
+                ("index", _) => {}
+                ("attn_logits_std", x) => put(&i, "attention", "logits_std", num(x)),
+                ("attn_entropy", Value::Array(hs)) => {
+                    for (h, x) in hs.iter().enumerate() {
+                        put(&i, "attention", &format!("entropy_head{h}"), num(x));
+                    }
+                }
+                ("fc1" | "fc2" | "in_proj" | "out_proj", Value::Object(w)) => {
+                    for (part, x) in w {
+                        let tensor = format!("{name}.{part}");
+                        match x {
+                            Value::Object(o) => {
+                                o.iter().for_each(|(st, y)| put(&i, &tensor, st, num(y)))
+                            }
+                            y => put(&i, &tensor, "fraction", num(y)),
+                        }
+                    }
+                }
+                (_, Value::Object(o)) => o.iter().for_each(|(st, y)| put(&i, name, st, num(y))),
+                (other, _) => panic!("unexpected block field {other}"),
+            }
+        }
+    }
+}
+
 #[test]
 fn every_training_value_round_trips_through_steps_csv() {
     use initscope::results::tidy::steps_csv;
@@ -180,7 +217,12 @@ fn every_training_value_round_trips_through_steps_csv() {
         steps_csv(&synth::init_impact()).is_none(),
         "no training, no steps.csv"
     );
-    for doc in [synth::train::loss_by_init(), synth::train::saxe()] {
+    let docs = [
+        synth::train::loss_by_init(),
+        synth::train::saxe(),
+        synth::train::attention_training(),
+    ];
+    for doc in docs {
         let rows = parse_csv(&steps_csv(&doc).unwrap());
         let header = &rows[0];
         assert_eq!(

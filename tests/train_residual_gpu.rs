@@ -2,9 +2,11 @@
 //! initial tensors: pre- and post-norm, LayerNorm and RMSNorm (random norm
 //! weights and biases, so every norm parameter trains), an input projection,
 //! 2 blocks of width 24; 12 updates of Adam, AdamW and SGD with momentum
-//! (Nesterov) and weight decay, one case under muP. Checked: the loss after
+//! (Nesterov) and weight decay, one case under muP, and stacks with causal and
+//! full multi-head self-attention. Checked: the loss after
 //! every update (1e-3 relative), the step-0 gradients of every parameter
-//! (1e-4 of the tensor's largest entry), and the per-block update norms.
+//! (1e-4 of the tensor's largest entry), and the per-block update norms
+//! (the block's, fc1's, fc2's and, with attention, in_proj's and out_proj's).
 
 mod common;
 mod oracle;
@@ -15,7 +17,7 @@ use initscope::config::{Loss, Target};
 use initscope::exec::Session;
 use initscope::model::build::residual::build_residual;
 use initscope::model::records::{StepExtras, UpdateNorms};
-use initscope::model::residual::NormPosition;
+use initscope::model::residual::{AttentionSpec, NormPosition};
 use initscope::model::train::TrainPlan;
 use initscope::model::{Model, NormKind, ParamId};
 use initscope::train::TrainConfig;
@@ -26,9 +28,36 @@ const STEPS: u32 = 12;
 
 /// A 12 → 24 (input_proj) → 2 blocks (ff 48) stack trained by `train`.
 fn model(norm: NormKind, position: NormPosition, train: serde_json::Value) -> Model {
+    model_with(norm, position, train, None)
+}
+
+/// `model` with self-attention in every block (`heads`, sequences of 5
+/// rows: 8 sequences of the batch of 40, `causal` or not).
+fn attention_model(
+    position: NormPosition,
+    heads: usize,
+    causal: bool,
+    train: serde_json::Value,
+) -> Model {
+    let attention = AttentionSpec {
+        heads,
+        seq_len: 5,
+        causal,
+        scale: 1.0 / ((24 / heads) as f64).sqrt(),
+    };
+    model_with(NormKind::LayerNorm, position, train, Some(attention))
+}
+
+fn model_with(
+    norm: NormKind,
+    position: NormPosition,
+    train: serde_json::Value,
+    attention: Option<AttentionSpec>,
+) -> Model {
     let mut spec = small();
     (spec.input_dim, spec.width, spec.ff_width, spec.batch) = (12, 24, 48, 40);
     (spec.norm, spec.position) = (Some(norm), position);
+    spec.attention = attention;
     let mut spec = random_norms(spec);
     spec.loss = Loss::Mse {
         target: Target::Teacher,
@@ -131,7 +160,7 @@ fn check_updates(
         };
         assert_eq!(step.blocks.len(), 2, "{what}: a record per block");
         for (b, info) in step.blocks.iter().zip(&m.residual.as_ref().unwrap().blocks) {
-            let pairs = [
+            let mut pairs = vec![
                 (
                     "block",
                     b.update,
@@ -140,6 +169,14 @@ fn check_updates(
                 ("fc1", b.fc1.update, extras.update_of(&[info.fc1])),
                 ("fc2", b.fc2.update, extras.update_of(&[info.fc2])),
             ];
+            // Blocks with attention also record in_proj and out_proj.
+            assert_eq!(b.in_proj.is_some(), info.attn.is_some(), "{what}");
+            if let Some([w_in, w_out]) = m.attn_weights(b.index) {
+                let (a, o) = (b.in_proj.as_ref().unwrap(), b.out_proj.as_ref().unwrap());
+                pairs.push(("in_proj", a.update, extras.update_of(&[w_in])));
+                pairs.push(("out_proj", o.update, extras.update_of(&[w_out])));
+                assert!(b.attn_branch.is_some(), "{what}: attn_branch");
+            }
             for (part, got, want) in pairs {
                 let ok = if k == 0 {
                     got.norm == 0.0 && got.ratio == 0.0
@@ -218,6 +255,39 @@ fn sgd_trains_residual_stacks_as_the_oracle() {
     ];
     for (what, norm, position, train) in cases {
         check(what, &model(norm, position, train));
+    }
+}
+
+/// Attention's in_proj and out_proj (weights and biases) train with the rest:
+/// every parameter's step-0 gradient, each loss and each block update (over
+/// all of the block's parameters, attention included) match the oracle.
+#[test]
+fn stacks_with_attention_train_as_the_oracle() {
+    let cases = [
+        (
+            "pre-LN, 3 heads, causal, adam",
+            NormPosition::Pre,
+            3,
+            true,
+            cfg(json!({"name": "adam", "lr": 1e-2})),
+        ),
+        (
+            "post-LN, 2 heads, sgd momentum+wd",
+            NormPosition::Post,
+            2,
+            false,
+            cfg(json!({"name": "sgd", "lr": 0.02, "momentum": 0.9, "weight_decay": 1e-2})),
+        ),
+    ];
+    for (what, position, heads, causal, train) in cases {
+        let m = attention_model(position, heads, causal, train);
+        assert!(
+            m.params
+                .iter()
+                .any(|p| p.name.contains("attn.in_proj_weight")),
+            "{what}: the model has attention"
+        );
+        check(what, &m);
     }
 }
 

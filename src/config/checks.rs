@@ -82,13 +82,6 @@ fn check_trainable(c: &mut Checker, v: &View) {
             "training with token-embedding input is not supported (the embedding table is a fixed lookup, not a trained parameter); use \"input\": {\"dist\": ...} or remove \"train\"",
         );
     }
-    let attention = v.valid("network").and_then(|n| n.get("attention"));
-    if attention.is_some() && v.given("train").is_some() {
-        c.push(
-            &v.at("network").key("attention"),
-            "training a stack with attention is not supported yet (issue 12 covers attention at initialization); remove \"train\" or \"attention\"",
-        );
-    }
 }
 
 /// Cross-entropy classifies into the output width's classes: at least 2.

@@ -119,11 +119,6 @@ pub(super) struct PendingStats {
 }
 
 impl PendingStats {
-    /// The statistics by key.
-    pub(super) fn read(self, gpu: &Gpu) -> Result<Vec<(StatKey, TensorStats)>, GpuError> {
-        self.read_with_attention(gpu).map(|(all, _)| all)
-    }
-
     /// The statistics by key, and the attention summaries (heads per op).
     pub(super) fn read_with_attention(
         self,

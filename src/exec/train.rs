@@ -13,7 +13,10 @@ use crate::kernels::loss::encode_scale;
 use crate::kernels::optim::{encode_update, update};
 use crate::kernels::reduce::{self, Item};
 use crate::kernels::symmetry::{SymLayer, encode_symmetry};
-use crate::model::records::{StepExtras, UpdateNorms, train_block_records, train_layer_records};
+use crate::model::records::{
+    StepExtras, UpdateNorms, attention_records, train_attention_records, train_block_records,
+    train_layer_records,
+};
 use crate::model::train::{TrainPlan, TrainUnit, in_train_record};
 use crate::model::{ParamId, StatRequest};
 use crate::results::{TrainRecord, TrainStep};
@@ -113,7 +116,7 @@ impl Session<'_> {
                 gpu.wait_for(prev)?;
             }
             if let Some(stats) = stats {
-                let all = stats.read(gpu)?;
+                let (all, summaries) = stats.read_with_attention(gpu)?;
                 let extras = StepExtras {
                     updates: read_updates(gpu, &moved, pending.take())?,
                     symmetry: self.read_symmetry(&units, &sym)?,
@@ -126,8 +129,13 @@ impl Session<'_> {
                     layers: train_layer_records(model, &all, &extras),
                     blocks: train_block_records(model, &all, &extras),
                 });
+                if let Some(s) = steps.last_mut() {
+                    train_attention_records(model, &mut s.blocks, &summaries);
+                }
                 if k == 0 {
-                    first = Some(self.step_output(all, t1.elapsed().as_secs_f64() * 1e3)?);
+                    let mut out = self.step_output(all, t1.elapsed().as_secs_f64() * 1e3)?;
+                    attention_records(model, &mut out.blocks, &summaries);
+                    first = Some(out);
                 }
             }
             pending = next;

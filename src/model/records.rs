@@ -99,13 +99,44 @@ fn grad_norms(model: &Model, r: &mut Records) {
 /// Fills the attention records of every block with attention from the
 /// per-head summaries read back (in block order, `heads` each).
 pub fn attention_records(model: &Model, blocks: &mut [BlockRecord], summaries: &[HeadSummary]) {
-    let Some(res) = &model.residual else { return };
-    let Some(att) = res.attention else { return };
+    let Some(max) = model.residual.as_ref().and_then(|r| r.attention) else {
+        return;
+    };
+    for (index, std, entropy) in attention_summaries(model, summaries) {
+        if let Some(rec) = blocks.iter_mut().find(|b| b.index == index) {
+            rec.attn_logits_std = Some(std);
+            rec.attn_entropy = Some(entropy);
+            rec.attn_entropy_max = Some((max.seq_len as f64).ln());
+        }
+    }
+}
+
+/// The same for a training step's block records.
+pub fn train_attention_records(
+    model: &Model,
+    blocks: &mut [TrainBlockRecord],
+    summaries: &[HeadSummary],
+) {
+    for (index, std, entropy) in attention_summaries(model, summaries) {
+        if let Some(rec) = blocks.iter_mut().find(|b| b.index == index) {
+            rec.attn_logits_std = Some(std);
+            rec.attn_entropy = Some(entropy);
+        }
+    }
+}
+
+/// (block index, the logits' std, the mean entropy per head) of every block
+/// with attention, from the per-head summaries (in block order, `heads` each).
+fn attention_summaries(model: &Model, summaries: &[HeadSummary]) -> Vec<(usize, f64, Vec<f64>)> {
+    let Some(res) = &model.residual else {
+        return Vec::new();
+    };
+    let Some(att) = res.attention else {
+        return Vec::new();
+    };
     let with = res.blocks.iter().filter(|b| b.attn.is_some());
+    let mut out = Vec::new();
     for (k, info) in with.enumerate() {
-        let Some(rec) = blocks.iter_mut().find(|b| b.index == info.index) else {
-            continue;
-        };
         let Some(heads) = summaries.get(k * att.heads..(k + 1) * att.heads) else {
             continue;
         };
@@ -121,15 +152,16 @@ pub fn attention_records(model: &Model, blocks: &mut [BlockRecord], summaries: &
             m2 += h.m2 + delta * delta * n * h.count / tot;
             n = tot;
         }
-        rec.attn_logits_std = Some(if n > 1.0 {
+        let std = if n > 1.0 {
             (m2 / (n - 1.0)).sqrt()
         } else {
             0.0
-        });
+        };
         let queries = model.batch.max(1) as f64;
-        rec.attn_entropy = Some(heads.iter().map(|h| h.entropy_sum / queries).collect());
-        rec.attn_entropy_max = Some((att.seq_len as f64).ln());
+        let entropy = heads.iter().map(|h| h.entropy_sum / queries).collect();
+        out.push((info.index, std, entropy));
     }
+    out
 }
 
 /// A record per layer of a linear stack, its statistics still empty.
@@ -331,6 +363,11 @@ pub fn train_block_records(
                 update: extras.update_of(&model.block_params(b.index)),
                 fc1: weight(b.fc1),
                 fc2: weight(b.fc2),
+                attn_branch: (b.attn.as_ref()).map(|_| field(BlockField::AttnBranch)),
+                in_proj: model.attn_weights(b.index).map(|[w, _]| weight(w)),
+                out_proj: model.attn_weights(b.index).map(|[_, w]| weight(w)),
+                attn_logits_std: None,
+                attn_entropy: None,
             }
         })
         .collect()

@@ -131,12 +131,18 @@ impl Model {
     /// the statistic requests name them.
     pub fn train_units(&self) -> Vec<TrainUnit> {
         if let Some(res) = &self.residual {
+            // in_proj_weight's bias is in_proj_bias; the others' `.bias`.
             let bias = |w: ParamId| {
-                let name = self.param(w).name.replace(".weight", ".bias");
+                let name = (self.param(w).name)
+                    .replace("in_proj_weight", "in_proj_bias")
+                    .replace(".weight", ".bias");
                 (self.params.iter().position(|p| p.name == name)).map(ParamId)
             };
             return (res.blocks.iter())
-                .flat_map(|b| [b.fc1, b.fc2].map(|w| (b.index, w)))
+                .flat_map(|b| {
+                    let attn = self.attn_weights(b.index).into_iter().flatten();
+                    [b.fc1, b.fc2].into_iter().chain(attn).map(|w| (b.index, w))
+                })
                 .map(|(index, weight)| TrainUnit {
                     index,
                     weight,
@@ -160,6 +166,25 @@ impl Model {
                 })
             })
             .collect()
+    }
+
+    /// Block `i`'s attention weights `[in_proj_weight, out_proj.weight]`
+    /// (blocks with attention).
+    pub fn attn_weights(&self, i: usize) -> Option<[ParamId; 2]> {
+        let block = self
+            .residual
+            .as_ref()?
+            .blocks
+            .iter()
+            .find(|b| b.index == i)?;
+        let attn = block.attn.as_ref()?;
+        let named = |suffix: &str| {
+            (attn.params.iter().copied()).find(|&p| self.param(p).name.ends_with(suffix))
+        };
+        Some([
+            named("attn.in_proj_weight")?,
+            named("attn.out_proj.weight")?,
+        ])
     }
 
     /// The parameters whose update norms are recorded: each unit's weight

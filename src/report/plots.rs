@@ -7,6 +7,7 @@
 //! note, never by dropping them.
 
 mod attention;
+mod attention_sweep;
 mod blocks;
 mod data;
 mod heatmap;
@@ -20,6 +21,7 @@ mod scale;
 mod scaling;
 mod style;
 mod sweep;
+mod train_attention;
 mod training;
 
 use crate::results::ResultsDoc;
@@ -110,8 +112,10 @@ pub fn render_all(doc: &ResultsDoc, dir: &Path) -> Result<Vec<Figure>, PlotError
     let mut jobs = Vec::new();
     // Training runs: what the network learned comes first.
     jobs.extend(training::jobs(&ctx));
+    jobs.extend(train_attention::jobs(&ctx));
     jobs.extend(scaling::jobs(&ctx));
     jobs.extend(sweep::jobs(&ctx));
+    jobs.extend(attention_sweep::jobs(&ctx));
     jobs.extend(panels::job(&ctx));
     jobs.extend(blocks::jobs(&ctx));
     jobs.extend(layers::jobs(&ctx));

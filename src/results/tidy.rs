@@ -9,7 +9,7 @@
 //! back to exactly the value in `results.json` (NaN, which JSON writes as
 //! `null`, is written as `NaN`; infinities as `inf` / `-inf`).
 
-use super::{ResultsDoc, RunResult, TensorStats, TrainBlockRecord, TrainStep};
+use super::{ResultsDoc, RunResult, TensorStats, TrainBlockRecord, TrainStep, TrainWeightRecord};
 
 /// Quotes a CSV field when it needs it (RFC 4180).
 pub(crate) fn csv_field(s: &str) -> String {
@@ -192,7 +192,44 @@ fn train_block_cells(b: &TrainBlockRecord) -> Vec<(String, &'static str, &'stati
         out.push((i.clone(), tensor, "ratio", u.ratio));
     }
     out.push((i.clone(), "fc1.symmetry", "fraction", b.fc1.symmetry));
-    out.push((i, "fc2.symmetry", "fraction", b.fc2.symmetry));
+    out.push((i.clone(), "fc2.symmetry", "fraction", b.fc2.symmetry));
+    if let Some(t) = &b.attn_branch {
+        let cells = stat_cells(t).into_iter();
+        out.extend(cells.map(|(k, v)| (i.clone(), "attn_branch", k, v)));
+    }
+    if let Some(s) = b.attn_logits_std {
+        out.push((i.clone(), "attention", "logits_std", s));
+    }
+    let attn = [("in_proj", &b.in_proj), ("out_proj", &b.out_proj)];
+    for (name, w) in attn.iter().filter_map(|(n, w)| Some((*n, w.as_ref()?))) {
+        out.extend(attn_weight_cells(&i, name, w));
+    }
+    out
+}
+
+/// Cells of an attention weight's training record (`in_proj.update`, ...).
+fn attn_weight_cells(
+    i: &str,
+    name: &'static str,
+    w: &TrainWeightRecord,
+) -> Vec<(String, &'static str, &'static str, f64)> {
+    let tensor = |part: &str| -> &'static str {
+        match (name, part) {
+            ("in_proj", "grad_weight") => "in_proj.grad_weight",
+            ("in_proj", "update") => "in_proj.update",
+            ("in_proj", _) => "in_proj.symmetry",
+            (_, "grad_weight") => "out_proj.grad_weight",
+            (_, "update") => "out_proj.update",
+            _ => "out_proj.symmetry",
+        }
+    };
+    let grad = stat_cells(&w.grad_weight).into_iter();
+    let mut out: Vec<_> = grad
+        .map(|(k, v)| (i.to_string(), tensor("grad_weight"), k, v))
+        .collect();
+    out.push((i.to_string(), tensor("update"), "norm", w.update.norm));
+    out.push((i.to_string(), tensor("update"), "ratio", w.update.ratio));
+    out.push((i.to_string(), tensor("symmetry"), "fraction", w.symmetry));
     out
 }
 
@@ -223,6 +260,15 @@ pub fn steps_csv(doc: &ResultsDoc) -> Option<String> {
             for (layer, tensor, stat, v) in step_cells(s) {
                 let (step, v) = (s.step, number(v));
                 out.push_str(&format!("{id},{step},{layer},{tensor},{stat},{v}\n"));
+            }
+            // Each head's attention entropy: `attention,entropy_head{h}`.
+            for b in &s.blocks {
+                for (h, e) in b.attn_entropy.iter().flatten().enumerate() {
+                    let (step, layer, v) = (s.step, b.index, number(*e));
+                    out.push_str(&format!(
+                        "{id},{step},{layer},attention,entropy_head{h},{v}\n"
+                    ));
+                }
             }
         }
     }

@@ -62,6 +62,21 @@ pub struct TrainBlockRecord {
     pub update: UpdateRecord,
     pub fc1: TrainWeightRecord,
     pub fc2: TrainWeightRecord,
+    /// a·Attn(.) as it is added to the stream (blocks with attention).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attn_branch: Option<TensorStats>,
+    /// `attn.in_proj_weight` (rows: the q, k and v units) and
+    /// `attn.out_proj.weight` (blocks with attention).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_proj: Option<TrainWeightRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_proj: Option<TrainWeightRecord>,
+    /// The attention logits' std and each head's mean entropy (nats), as in
+    /// the run's `blocks[]` (blocks with attention).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attn_logits_std: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attn_entropy: Option<Vec<f64>>,
 }
 
 /// One recorded training step.

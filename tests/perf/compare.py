@@ -6,6 +6,8 @@ same configurations, same machine, same session.
     target/venv/bin/python tests/perf/compare.py            # full suite (several minutes)
     target/venv/bin/python tests/perf/compare.py --quick    # smaller
     target/venv/bin/python tests/perf/compare.py --train    # only the training loop
+    target/venv/bin/python tests/perf/compare.py --no-train # everything but the training loop
+    target/venv/bin/python tests/perf/compare.py --ratios   # only issue 15's five ratios (~10 min)
 
 Run it on an idle machine: two CPU-heavy processes halve each other.
 """
@@ -19,6 +21,10 @@ BIN = os.path.join(ROOT, "target", "release", "initscope")
 QUICK = "--quick" in sys.argv
 # Only the training comparison (it takes minutes on lavapipe).
 ONLY_TRAIN = "--train" in sys.argv
+# Everything but the training comparison (issue 15's ratios).
+NO_TRAIN = "--no-train" in sys.argv
+# Only the five ratios of issue 15's "Must show", whole-process runs once or twice.
+RATIOS = "--ratios" in sys.argv
 
 
 def timed(fn, reps, warmup=1):
@@ -181,6 +187,28 @@ def train_rows(reps=3):
     return [("training 50x1024 b1024 Adam, steps 0..10 (s)", a, b, b / a, 0.35)]
 
 
+def ratio_rows():
+    """Issue 15's five ratios: GEMM 1024³ (from `bench --quick`), the
+    init-impact experiment and the three whole-process stacks at full size."""
+    bench = json.loads(subprocess.run([BIN, "bench", "--quick", "--json", "-"], check=True,
+                                      capture_output=True, text=True).stdout)
+    m = next(m for m in bench["results"] if m["name"].startswith("gemm forward X·Wᵀ 1024"))
+    g_ours = next(v for v, u in m["throughput"] if u == "GFLOP/s")
+    g_torch = torch_gemm(1024)
+    rows = [("GEMM 1024³ (GFLOP/s)", g_ours, g_torch, g_ours / g_torch, 0.35)]
+    manifest = os.path.join(ROOT, "experiments", "init-impact.json")
+    with tempfile.TemporaryDirectory() as out:
+        t_ours = whole_run([BIN, "run", manifest, "--out", out, "--quiet"], 2)
+    t_torch = whole_run([sys.executable, os.path.join(ROOT, "tests", "perf", "init_impact_torch.py")], 2)
+    rows.append(("init-impact.json end to end (s; ours with plots+report)", t_ours, t_torch,
+                 t_torch / t_ours, 1.5))
+    for label, w, d, b, act, init, repeats, target in STACKS:
+        reps = 1 if b * d >= 50 * 1024 else 2
+        t_ours, t_torch = whole_stack(w, d, b, act, init, repeats, reps)
+        rows.append((f"{label} end to end (s)", t_ours, t_torch, t_torch / t_ours, target))
+    return rows
+
+
 def print_rows(rows):
     print(f"\n{'measure':<58} {'initscope':>10} {'torch':>10} {'ratio':>8}  target")
     for name, a, b, r, target in rows:
@@ -195,6 +223,9 @@ def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}")
     if ONLY_TRAIN:
         print_rows(train_rows())
+        return
+    if RATIOS:
+        print_rows(ratio_rows())
         return
     args = [BIN, "bench", "--json", "-"] + (["--quick"] if QUICK else [])
     bench = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
@@ -244,7 +275,8 @@ def main():
             label += " [quick: depth 10]"
         t_ours, t_torch = whole_stack(w, d, b, act, init, repeats, 3)
         rows.append((f"{label} end to end (s)", t_ours, t_torch, t_torch / t_ours, target))
-    rows.extend(train_rows(1 if QUICK else 3))
+    if not NO_TRAIN:
+        rows.extend(train_rows(1 if QUICK else 3))
     print_rows(rows)
 
 

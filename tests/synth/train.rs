@@ -178,3 +178,51 @@ pub fn saxe() -> ResultsDoc {
     }
     doc("saxe-depth", "Learning time against depth", runs)
 }
+
+/// A residual stack with attention trained: `loss_by_init`'s runs with
+/// `blocks[]` (2 blocks, 4 heads) in every recorded step instead of `layers[]`.
+pub fn attention_training() -> ResultsDoc {
+    let mut d = loss_by_init();
+    d.runs.truncate(2);
+    for run in &mut d.runs {
+        for s in &mut run.train.as_mut().unwrap().steps {
+            let t = f64::from(s.step);
+            s.layers.clear();
+            s.blocks = (0..2).map(|i| train_block(i, t)).collect();
+        }
+    }
+    d
+}
+
+fn train_block(i: usize, t: f64) -> TrainBlockRecord {
+    let v = |scale: f64| -> Vec<f64> {
+        (0..48)
+            .map(|j| scale * (1.0 + 0.01 * t) * ((j as f64 * 0.41 + i as f64).cos()))
+            .collect()
+    };
+    let weight = |scale: f64, symmetry: f64| TrainWeightRecord {
+        grad_weight: stats(&v(scale), false, false),
+        update: UpdateRecord {
+            norm: scale * t,
+            ratio: 1e-3 * t,
+        },
+        symmetry,
+    };
+    TrainBlockRecord {
+        index: i,
+        stream: stats(&v(1.0), false, false),
+        grad_stream: stats(&v(1e-2), false, false),
+        ff_branch: stats(&v(0.3), false, false),
+        update: UpdateRecord {
+            norm: 0.1 * t,
+            ratio: 2e-3 * t,
+        },
+        fc1: weight(1e-2, 0.0),
+        fc2: weight(2e-2, 0.0),
+        attn_branch: Some(stats(&v(0.2), false, false)),
+        in_proj: Some(weight(3e-2, if t == 0.0 { 1.0 / 3.0 } else { 0.0 })),
+        out_proj: Some(weight(4e-2, 0.0)),
+        attn_logits_std: Some(0.1 * t),
+        attn_entropy: Some((0..4).map(|h| 2.7 - 0.01 * t * (h as f64 + 1.0)).collect()),
+    }
+}

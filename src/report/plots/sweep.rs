@@ -51,8 +51,41 @@ pub(super) fn jobs<'a>(ctx: &'a Ctx<'a>) -> Vec<Job<'a>> {
     }
 }
 
+/// One style per line of a sweep figure (no markers past 40 points).
+pub(super) fn sweep_styles(groups: &[(String, Vec<&RunResult>)]) -> Vec<SeriesStyle> {
+    let many_points = groups.iter().any(|(_, runs)| runs.len() > 40);
+    (groups.iter().enumerate())
+        .map(|(i, (k, _))| {
+            let mut s = SeriesStyle::categorical(i, k.clone());
+            if many_points {
+                s.marker = Marker::None;
+            }
+            s
+        })
+        .collect()
+}
+
+/// The x axis of swept parameter `key` (log when its values span 8× or
+/// more) and its description.
+pub(super) fn sweep_axis(ctx: &Ctx, key: &str) -> (Axis, String) {
+    let xs: Vec<f64> = (ctx.doc.runs.iter())
+        .filter_map(|r| param_f64(r, key))
+        .collect();
+    let (lo, hi) = (xs.iter()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(*v), b.max(*v))
+    });
+    let x = if lo > 0.0 && hi / lo >= 8.0 {
+        Axis::log_fit(xs.iter().map(|v| v.log10()))
+    } else {
+        Axis::linear_fit(xs.iter().copied(), 6)
+    };
+    let scale = if x.log { "log scale" } else { "linear scale" };
+    let desc = format!("{key} ({scale})");
+    (x, desc)
+}
+
 /// One series of `value` against the parameter; repeats at one x are aggregated.
-fn sweep_series(
+pub(super) fn sweep_series(
     style: SeriesStyle,
     runs: &[&RunResult],
     key: &str,
@@ -89,36 +122,8 @@ fn draw_sweep(ctx: &Ctx, root: &Area, key: &str) -> Result<(), DrawError> {
     let title = format!("Final statistics against {key}");
     let f = frame(root, &title, &ctx.subtitle, LEGEND_W)?;
     let groups = lines(ctx, &[key]);
-    let many_points = groups.iter().any(|(_, runs)| runs.len() > 40);
-    let styles: Vec<SeriesStyle> = groups
-        .iter()
-        .enumerate()
-        .map(|(i, (k, _))| {
-            let mut s = SeriesStyle::categorical(i, k.clone());
-            if many_points {
-                s.marker = Marker::None;
-            }
-            s
-        })
-        .collect();
-    let xs: Vec<f64> = ctx
-        .doc
-        .runs
-        .iter()
-        .filter_map(|r| param_f64(r, key))
-        .collect();
-    let (lo, hi) = xs
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-            (a.min(*v), b.max(*v))
-        });
-    let x = if lo > 0.0 && hi / lo >= 8.0 {
-        Axis::log_fit(xs.iter().map(|v| v.log10()))
-    } else {
-        Axis::linear_fit(xs.iter().copied(), 6)
-    };
-    let scale = if x.log { "log scale" } else { "linear scale" };
-    let x_desc = format!("{key} ({scale})");
+    let styles = sweep_styles(&groups);
+    let (x, x_desc) = sweep_axis(ctx, key);
     let mut bad = Drawn::default();
     let panels = f.body.split_evenly((1, 2));
     // (panel title, y label, value, whether to mark the healthy range)

@@ -68,7 +68,7 @@ pub(super) fn jobs<'a>(ctx: &'a Ctx<'a>) -> Vec<Job<'a>> {
 const MAX_ROWS: usize = 6;
 
 /// The step axis of every run of `ctx`.
-fn step_axis(ctx: &Ctx) -> Axis {
+pub(super) fn step_axis(ctx: &Ctx) -> Axis {
     let last = ctx
         .doc
         .runs
@@ -80,7 +80,11 @@ fn step_axis(ctx: &Ctx) -> Axis {
 }
 
 /// `value` of every run of an arm at each recorded step: mean and ±1 std.
-fn step_series(style: SeriesStyle, runs: &[&RunResult], value: fn(&TrainStep) -> f64) -> Series {
+pub(super) fn step_series(
+    style: SeriesStyle,
+    runs: &[&RunResult],
+    value: fn(&TrainStep) -> f64,
+) -> Series {
     let mut by_step: Vec<(u32, Vec<f64>)> = Vec::new();
     for s in runs.iter().flat_map(|r| steps(r)) {
         match by_step.iter_mut().find(|(k, _)| *k == s.step) {
