@@ -104,6 +104,11 @@ fn variants() -> Vec<(&'static str, ResidualSpec)> {
         None,
     )];
     v.push(("no norm, width 48, peaked softmax (q std 0.6)", s));
+    // seq a multiple of 4: the vec4 softmax kernels, with partly masked vec4s.
+    v.push((
+        "pre, 2 heads, seq 12, causal (vec4 rows)",
+        random_norms(attn(16, 2, 12, 3, true)),
+    ));
     let mut s = attn(16, 2, 3, 4, true);
     s.residual_scale = ResidualScale::DeepNorm;
     v.push(("deepnorm (post), 2 heads, seq 3, causal", random_norms(s)));

@@ -1,10 +1,14 @@
-//! The attention kernels (`shaders/attention.wgsl`): per (sequence, head)
-//! softmax(scale·QKᵀ)·V with an optional causal mask, its backward pass to
-//! [dQ | dK | dV], and the per-head summary of the logits' moments and the
-//! softmax entropy. in_proj and out_proj are ordinary GEMMs (`kernels::gemm`).
+//! Multi-head self-attention per (sequence, head): softmax(scale·QKᵀ)·V with
+//! an optional causal mask, its backward pass to [dQ | dK | dV], and the
+//! per-head summary of the logits' moments and the softmax entropy. The six
+//! products are strided GEMMs (`kernels::gemm`) reading and writing the
+//! chunk's q/k/v, probabilities and output buffers in place (no copies); the
+//! row-wise softmax, its backward and the summary are `shaders/attention.wgsl`.
+//! in_proj and out_proj are ordinary Linear GEMMs of their own.
 
 use crate::gpu::buffers::View;
 use crate::gpu::{Gpu, GpuError, Shader};
+use crate::kernels::gemm::{Gemm, encode_gemm};
 
 const WG: u32 = 64;
 
@@ -12,15 +16,12 @@ const WG: u32 = 64;
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct AttnParams {
     rows: u32,
-    width: u32,
     heads: u32,
-    dh: u32,
     seq: u32,
     causal: u32,
-    scale: f32,
     flags: u32,
     base: u32,
-    pad: [u32; 3],
+    pad: [u32; 2],
 }
 
 /// The shape of one attention dispatch over a chunk of whole sequences.
@@ -36,25 +37,107 @@ pub struct AttnShape {
     pub scale: f32,
 }
 
-impl AttnShape {
-    /// Whether the vec4 kernels apply (d_head a multiple of 4).
-    fn vec4(&self) -> bool {
-        (self.width / self.heads.max(1)).is_multiple_of(4)
-    }
+/// The per-(sequence, head) products, each one GEMM over strided views.
+#[derive(Debug, Clone, Copy)]
+enum Product {
+    /// probs ← scale·Q·Kᵀ (the logits, before the softmax).
+    Logits,
+    /// y ← P·V.
+    Context,
+    /// ds ← dY·Vᵀ (dP, before the softmax backward).
+    DProbs,
+    /// dV (+)= Pᵀ·dY.
+    DValues,
+    /// dQ (+)= scale·dS·K.
+    DQueries,
+    /// dK (+)= scale·dSᵀ·Q.
+    DKeys,
+}
 
+impl AttnShape {
     fn params(&self, flags: u32, base: u32) -> AttnParams {
         AttnParams {
             rows: self.rows as u32,
-            width: self.width as u32,
             heads: self.heads as u32,
-            dh: (self.width / self.heads.max(1)) as u32,
             seq: self.seq as u32,
             causal: u32::from(self.causal),
-            scale: self.scale,
             flags,
             base,
-            pad: [0; 3],
+            pad: [0; 2],
         }
+    }
+
+    /// The GEMM of `product` for sequence `sq` of the chunk and head `h`, in
+    /// element offsets of the chunk's views: qkv (rows × 3W, head h's q, k,
+    /// v at columns h·dh, W + h·dh, 2W + h·dh), y and dy (rows × W), probs
+    /// and ds (rows × H·S, head h at columns h·S).
+    fn gemm(&self, product: Product, sq: usize, h: usize) -> Gemm {
+        let (s, w) = (self.seq, self.width);
+        let dh = w / self.heads.max(1);
+        let (w3, hs) = (3 * w, self.heads * s);
+        let r0 = sq * s;
+        let p0 = r0 * hs + h * s;
+        let q0 = r0 * w3 + h * dh;
+        let (k0, v0, y0) = (q0 + w, q0 + 2 * w, r0 * w + h * dh);
+        // (m, n, k, [a_si, a_sp, b_sp, b_sj], a_off, b_off, c_off, c_si, alpha)
+        let (m, n, k, st, a, b, c, c_si, alpha) = match product {
+            Product::Logits => (s, s, dh, [w3, 1, 1, w3], q0, k0, p0, hs, self.scale),
+            Product::Context => (s, dh, s, [hs, 1, w3, 1], p0, v0, y0, w, 1.0),
+            Product::DProbs => (s, s, dh, [w, 1, 1, w3], y0, v0, p0, hs, 1.0),
+            Product::DValues => (s, dh, s, [1, hs, w, 1], p0, y0, v0, w3, 1.0),
+            Product::DQueries => (s, dh, s, [hs, 1, w3, 1], p0, k0, q0, w3, self.scale),
+            Product::DKeys => (s, dh, s, [1, hs, w3, 1], p0, q0, k0, w3, self.scale),
+        };
+        Gemm {
+            c_si: c_si as u32,
+            a_off: a as u32,
+            b_off: b as u32,
+            c_off: c as u32,
+            alpha,
+            ..Gemm::new(m, n, k, st)
+        }
+    }
+
+    /// Records `product` for every (sequence, head) of the chunk.
+    fn products(
+        &self,
+        gpu: &Gpu,
+        enc: &mut wgpu::CommandEncoder,
+        product: Product,
+        [a, b, c]: [View<'_>; 3],
+        accumulate: bool,
+    ) -> Result<(), GpuError> {
+        for sq in 0..self.rows / self.seq.max(1) {
+            for h in 0..self.heads {
+                let g = Gemm {
+                    accumulate: u32::from(accumulate),
+                    ..self.gemm(product, sq, h)
+                };
+                encode_gemm(gpu, enc, &g, a, b, None, c)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One pass of the row kernel `entry` over every (query, head), binding
+    /// probs (and ds) as vec4 arrays when whole rows are vec4s.
+    fn rows_pass(
+        &self,
+        gpu: &Gpu,
+        enc: &mut wgpu::CommandEncoder,
+        entry: &str,
+        probs: View<'_>,
+        extra: (u32, wgpu::BindingResource<'_>),
+    ) -> Result<(), GpuError> {
+        let p = self.params(0, 0);
+        let n = self.rows * self.heads;
+        if self.seq.is_multiple_of(4) {
+            // ds is binding 3 in the scalar kernels and 6 in the vec4 ones.
+            let extra = (if extra.0 == 3 { 6 } else { extra.0 }, extra.1);
+            let res = [(5, probs.binding()), extra];
+            return pass(gpu, enc, &format!("{entry}4"), &p, &res, n);
+        }
+        pass(gpu, enc, entry, &p, &[(1, probs.binding()), extra], n)
     }
 }
 
@@ -93,33 +176,10 @@ pub fn encode_forward(
     s: &AttnShape,
     t: &AttnForward<'_>,
 ) -> Result<(), GpuError> {
-    let p = s.params(0, 0);
-    if s.vec4() {
-        let res = [
-            (11, t.qkv.binding()),
-            (2, t.probs.binding()),
-            (3, t.stats.binding()),
-        ];
-        pass(gpu, enc, "attn_probs4", &p, &res, s.rows * s.heads)?;
-        let res = [
-            (11, t.qkv.binding()),
-            (2, t.probs.binding()),
-            (12, t.y.binding()),
-        ];
-        return pass(gpu, enc, "attn_pv4", &p, &res, s.rows * s.width / 4);
-    }
-    let res = [
-        (1, t.qkv.binding()),
-        (2, t.probs.binding()),
-        (3, t.stats.binding()),
-    ];
-    pass(gpu, enc, "attn_probs", &p, &res, s.rows * s.heads)?;
-    let res = [
-        (1, t.qkv.binding()),
-        (2, t.probs.binding()),
-        (4, t.y.binding()),
-    ];
-    pass(gpu, enc, "attn_pv", &p, &res, s.rows * s.width)
+    s.products(gpu, enc, Product::Logits, [t.qkv, t.qkv, t.probs], false)?;
+    let stats = (2, t.stats.binding());
+    s.rows_pass(gpu, enc, "attn_softmax", t.probs, stats)?;
+    s.products(gpu, enc, Product::Context, [t.probs, t.qkv, t.y], false)
 }
 
 /// The buffers of the backward pass (one chunk of rows each).
@@ -128,7 +188,7 @@ pub struct AttnBackward<'a> {
     pub probs: View<'a>,
     /// The gradient of the heads' output.
     pub dy: View<'a>,
-    /// Workspace: the logits' gradient (rows × heads·seq).
+    /// Workspace: the probabilities' gradient, then the logits' (rows × heads·seq).
     pub ds: View<'a>,
     /// Written (or added to): [dQ | dK | dV].
     pub dqkv: View<'a>,
@@ -142,30 +202,12 @@ pub fn encode_backward(
     t: &AttnBackward<'_>,
     accumulate: bool,
 ) -> Result<(), GpuError> {
-    let p = s.params(u32::from(accumulate), 0);
-    // The vec4 kernels bind q/k/v, dy and dqkv as vec4 arrays of their own.
-    let (qkv, dy, dqkv, n, sfx) = if s.vec4() {
-        (11, 13, 14, 4, "4")
-    } else {
-        (1, 6, 8, 1, "")
-    };
-    let res = [
-        (qkv, t.qkv.binding()),
-        (2, t.probs.binding()),
-        (dy, t.dy.binding()),
-        (7, t.ds.binding()),
-    ];
-    let entry = format!("attn_dscores{sfx}");
-    pass(gpu, enc, &entry, &p, &res, s.rows * s.heads)?;
-    let res = [
-        (qkv, t.qkv.binding()),
-        (2, t.probs.binding()),
-        (dy, t.dy.binding()),
-        (7, t.ds.binding()),
-        (dqkv, t.dqkv.binding()),
-    ];
-    let entry = format!("attn_dqkv{sfx}");
-    pass(gpu, enc, &entry, &p, &res, s.rows * 3 * s.width / n)
+    s.products(gpu, enc, Product::DProbs, [t.dy, t.qkv, t.ds], false)?;
+    s.rows_pass(gpu, enc, "attn_dsoftmax", t.probs, (3, t.ds.binding()))?;
+    let acc = accumulate;
+    s.products(gpu, enc, Product::DValues, [t.probs, t.dy, t.dqkv], acc)?;
+    s.products(gpu, enc, Product::DQueries, [t.ds, t.qkv, t.dqkv], acc)?;
+    s.products(gpu, enc, Product::DKeys, [t.ds, t.qkv, t.dqkv], acc)
 }
 
 /// Records the merge of one chunk's per-query statistics (`stats`) into
@@ -181,6 +223,6 @@ pub fn encode_summary(
     first_chunk: bool,
 ) -> Result<(), GpuError> {
     let p = s.params(u32::from(!first_chunk), base as u32);
-    let res = [(3, stats.binding()), (9, summary.as_entire_binding())];
+    let res = [(2, stats.binding()), (4, summary.as_entire_binding())];
     pass(gpu, enc, "attn_summary", &p, &res, s.heads)
 }

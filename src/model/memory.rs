@@ -2,7 +2,7 @@
 //! against an adapter's limits that refuses a run before anything is
 //! allocated, naming the tensor, the limit and what would fit.
 
-use super::{GradStore, Model, Param};
+use super::{GradStore, Model, Op, Param};
 use crate::config::{Loss, Target};
 use crate::gpu::human_bytes;
 use crate::init::Sampler;
@@ -177,6 +177,7 @@ impl Model {
             };
             v.push(t(&name, chunk * cols, Driver::Width));
         }
+        v.extend(self.attention_scratch());
         if let Some(e) = &self.embedding {
             let dim = self.act(self.input).cols as u64;
             let n = e.vocab as u64 * dim;
@@ -210,6 +211,28 @@ impl Model {
             ));
         }
         v
+    }
+
+    /// The operand textures of attention's per-(sequence, head) GEMMs on
+    /// CPU adapters (`kernels::gemm`'s subgroup kernel copies or packs A, B
+    /// and the accumulated C): at most a seq × seq probability block and
+    /// two partners of seq × max(seq, d_head) rounded up to 64 columns. dP
+    /// and dS reuse the probabilities' gradient scratch (a scratch slot).
+    fn attention_scratch(&self) -> Option<TensorSize> {
+        let most = (self.ops.iter())
+            .filter_map(|op| match *op {
+                Op::Attention { y, heads, seq, .. } => {
+                    let dh = self.act(y).cols / heads.max(1);
+                    Some(3 * seq * seq.max(dh).next_multiple_of(64))
+                }
+                _ => None,
+            })
+            .max()?;
+        Some(TensorSize {
+            name: "attention GEMM operand textures".to_string(),
+            bytes: most as u64 * 4,
+            driver: Driver::Width,
+        })
     }
 
     /// The bytes of optimizer state in the plan (shown by `validate`).
