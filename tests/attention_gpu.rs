@@ -16,9 +16,10 @@ use initscope::exec::Session;
 use initscope::gpu::{Gpu, GpuOptions};
 use initscope::model::build::residual::build_residual;
 use initscope::model::residual::{AttentionSpec, NormPosition, ResidualScale, ResidualSpec};
-use initscope::model::{ActId, GradStore, Model, NormKind, Op, ParamId};
-use oracle::ops::{add_into, attn_of, model_pass, op_backward, op_forward};
-use oracle::{loss_and_grad, tensor_stats};
+use initscope::model::{Model, NormKind, Op};
+use oracle::op_check::{self, wide};
+use oracle::ops::{attn_of, model_pass};
+use oracle::tensor_stats;
 use serde_json::json;
 use std::cell::Cell;
 
@@ -27,10 +28,6 @@ const REL: f64 = 1e-4;
 thread_local! {
     /// The largest |gpu − oracle| / (|oracle| + rms) seen, for the report.
     static WORST: Cell<f64> = const { Cell::new(0.0) };
-}
-
-fn wide(v: Vec<f32>) -> Vec<f64> {
-    v.into_iter().map(f64::from).collect()
 }
 
 /// Elementwise |a − b| ≤ REL·(|b| + rms(b)).
@@ -115,88 +112,19 @@ fn variants() -> Vec<(&'static str, ResidualSpec)> {
     v
 }
 
-/// Every tensor of one GPU step with all gradients stored, widened to f64.
-struct Readback {
-    acts: Vec<Vec<f64>>,
-    grads: Vec<Option<Vec<f64>>>,
-    params: Vec<Vec<f64>>,
-    param_grads: Vec<Vec<f64>>,
-    target: Option<Vec<f64>>,
-}
-
-fn read_all(s: &Session<'_>, m: &Model) -> Readback {
-    let n = m.acts.len();
-    Readback {
-        acts: (0..n)
-            .map(|i| wide(s.read_act(ActId(i)).unwrap()))
-            .collect(),
-        grads: (0..n)
-            .map(|i| s.read_grad(ActId(i)).unwrap().map(wide))
-            .collect(),
-        params: (s.tensors().unwrap().params.into_iter())
-            .map(|(_, _, v)| wide(v))
-            .collect(),
-        param_grads: (0..m.params.len())
-            .map(|i| wide(s.read_param_grad(ParamId(i)).unwrap()))
-            .collect(),
-        target: s.read_target().unwrap().map(wide),
-    }
-}
-
-/// Runs `spec` with every gradient stored and checks each op in isolation.
+/// Each op against the oracle (`oracle::op_check`), and what attention
+/// saves: its probabilities and per-query logit statistics.
 fn check_ops(gpu: &Gpu, spec: &ResidualSpec, seed: u64) {
-    let mut m = build_residual(spec, None).unwrap();
-    for a in &mut m.acts {
-        if matches!(a.grad, GradStore::Scratch(_)) {
-            a.grad = GradStore::Full;
-        }
-    }
-    let s = Session::new(gpu, &m, seed, 0).unwrap();
-    s.step().unwrap();
-    let t = read_all(&s, &m);
-    for (k, op) in m.ops.iter().enumerate() {
-        let y = op_forward(&m, op, &t.acts, &t.params);
-        close(&format!("op {k} forward"), &t.acts[op.output().0], &y);
+    op_check::check_ops(gpu, spec, seed, &close, &|k, op, m, t| {
         if let Op::Attention {
             qkv, probs, stats, ..
         } = *op
         {
-            let (_, p, st) = oracle::attention::forward(&t.acts[qkv.0], &attn_of(&m, op));
+            let (_, p, st) = oracle::attention::forward(&t.acts[qkv.0], &attn_of(m, op));
             close(&format!("op {k} probabilities"), &t.acts[probs.0], &p);
             close(&format!("op {k} logit statistics"), &t.acts[stats.0], &st);
         }
-    }
-    let out = &t.acts[m.output.0];
-    let (_, dout) = loss_and_grad(out, m.loss, t.target.as_deref()).unwrap();
-    close(
-        "loss gradient",
-        t.grads[m.output.0].as_ref().unwrap(),
-        &dout,
-    );
-    let mut grads: Vec<Vec<f64>> = vec![Vec::new(); m.acts.len()];
-    let mut pgrads: Vec<Vec<f64>> = vec![Vec::new(); m.params.len()];
-    for op in m.ops.iter().rev() {
-        let dy = t.grads[op.output().0].as_ref().expect("stored");
-        let (dx, dp) = op_backward(&m, op, &t.acts, &t.params, dy);
-        for (id, g) in dx {
-            add_into(&mut grads[id.0], &g);
-        }
-        for (id, g) in dp {
-            add_into(&mut pgrads[id.0], &g);
-        }
-    }
-    for (i, g) in grads.iter().enumerate() {
-        if let (false, Some(gg)) = (g.is_empty(), &t.grads[i]) {
-            close(&format!("gradient of {}", m.acts[i].label), gg, g);
-        }
-    }
-    for (i, g) in pgrads.iter().enumerate() {
-        close(
-            &format!("gradient of {}", m.params[i].name),
-            &t.param_grads[i],
-            g,
-        );
-    }
+    });
 }
 
 #[test]

@@ -21,15 +21,12 @@ use initscope::model::build::residual::build_residual;
 use initscope::model::residual::{EmbeddingSpec, NormPosition, ResidualScale, ResidualSpec};
 use initscope::model::{ActId, GradStore, Model, NormKind, Op, ParamId};
 use initscope::results::TensorStats;
-use oracle::ops::{add_into, model_pass, norm_stats, op_backward, op_forward};
-use oracle::{loss_and_grad, tensor_stats};
+use oracle::op_check::{self, read_all, wide};
+use oracle::ops::{model_pass, norm_stats};
+use oracle::tensor_stats;
 use serde_json::json;
 
 const REL: f64 = 1e-4;
-
-fn wide(v: Vec<f32>) -> Vec<f64> {
-    v.into_iter().map(f64::from).collect()
-}
 
 /// Elementwise |a − b| ≤ REL·(|b| + rms(b)).
 fn close(what: &str, gpu: &[f64], r: &[f64]) {
@@ -43,56 +40,10 @@ fn close(what: &str, gpu: &[f64], r: &[f64]) {
     }
 }
 
-/// Every tensor of one GPU step, widened to f64.
-struct Readback {
-    acts: Vec<Vec<f64>>,
-    grads: Vec<Option<Vec<f64>>>,
-    params: Vec<Vec<f64>>,
-    param_grads: Vec<Vec<f64>>,
-    target: Option<Vec<f64>>,
-}
-
-fn read_all(s: &Session<'_>, m: &Model) -> Readback {
-    let n = m.acts.len();
-    Readback {
-        acts: (0..n)
-            .map(|i| wide(s.read_act(ActId(i)).unwrap()))
-            .collect(),
-        grads: (0..n)
-            .map(|i| s.read_grad(ActId(i)).unwrap().map(wide))
-            .collect(),
-        params: s
-            .tensors()
-            .unwrap()
-            .params
-            .into_iter()
-            .map(|(_, _, v)| wide(v))
-            .collect(),
-        param_grads: (0..m.params.len())
-            .map(|i| wide(s.read_param_grad(ParamId(i)).unwrap()))
-            .collect(),
-        target: s.read_target().unwrap().map(wide),
-    }
-}
-
-/// Runs `spec` with every gradient stored and checks each op in isolation.
+/// Each op against the oracle (`oracle::op_check`), and what a norm saves:
+/// its rows' statistics.
 fn check_ops(gpu: &Gpu, spec: &ResidualSpec, seed: u64) {
-    let mut m = build_residual(spec, None).unwrap();
-    for a in &mut m.acts {
-        if matches!(a.grad, GradStore::Scratch(_)) {
-            a.grad = GradStore::Full;
-        }
-    }
-    let s = Session::new(gpu, &m, seed, 0).unwrap();
-    s.step().unwrap();
-    let t = read_all(&s, &m);
-    for (k, op) in m.ops.iter().enumerate() {
-        let y = op_forward(&m, op, &t.acts, &t.params);
-        close(
-            &format!("op {k} forward {op:?}"),
-            &t.acts[op.output().0],
-            &y,
-        );
+    op_check::check_ops(gpu, spec, seed, &close, &|k, op, m, t| {
         if let Op::Norm {
             x,
             saved,
@@ -108,38 +59,7 @@ fn check_ops(gpu: &Gpu, spec: &ResidualSpec, seed: u64) {
                 .collect();
             close(&format!("op {k} row statistics"), &t.acts[saved.0], &st);
         }
-    }
-    // Backward from the GPU's own output gradients, summed over consumers.
-    let out = &t.acts[m.output.0];
-    let (_, dout) = loss_and_grad(out, m.loss, t.target.as_deref()).unwrap();
-    let gout = t.grads[m.output.0].as_ref().unwrap();
-    close("loss gradient", gout, &dout);
-    let mut grads: Vec<Vec<f64>> = vec![Vec::new(); m.acts.len()];
-    let mut pgrads: Vec<Vec<f64>> = vec![Vec::new(); m.params.len()];
-    for op in m.ops.iter().rev() {
-        let dy = t.grads[op.output().0]
-            .as_ref()
-            .expect("every gradient is stored");
-        let (dx, dp) = op_backward(&m, op, &t.acts, &t.params, dy);
-        for (id, g) in dx {
-            add_into(&mut grads[id.0], &g);
-        }
-        for (id, g) in dp {
-            add_into(&mut pgrads[id.0], &g);
-        }
-    }
-    for (i, g) in grads.iter().enumerate() {
-        if let (false, Some(gg)) = (g.is_empty(), &t.grads[i]) {
-            close(&format!("gradient of {}", m.acts[i].label), gg, g);
-        }
-    }
-    for (i, g) in pgrads.iter().enumerate() {
-        close(
-            &format!("gradient of {}", m.params[i].name),
-            &t.param_grads[i],
-            g,
-        );
-    }
+    });
 }
 
 fn variants() -> Vec<(&'static str, ResidualSpec)> {

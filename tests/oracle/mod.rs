@@ -13,6 +13,7 @@
 pub mod attention;
 pub mod host_fill;
 pub mod jacobian;
+pub mod op_check;
 pub mod ops;
 pub mod train;
 
