@@ -26,7 +26,12 @@ struct InitParams {
 }
 
 @group(0) @binding(0) var<uniform> p: InitParams;
-@group(0) @binding(1) var<storage, read> comps: array<Comp>;
+// The component table is a uniform array: lavapipe loads a storage buffer one
+// lane at a time (about 30 cycles per float), a uniform vec4 in about 5 per
+// lane, and a storage table read for every element made this kernel 10x
+// slower than the raw Philox fill. MAX_COMPONENTS matches src/init/params.rs.
+const MAX_COMPONENTS: u32 = 64u;
+@group(0) @binding(1) var<uniform> comps: array<Comp, MAX_COMPONENTS>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
 override WG: u32 = 64u;
@@ -90,7 +95,7 @@ fn pick(u: f32) -> u32 {
 // lavapipe's per-invocation overhead dominates one block per invocation.
 override BPT: u32 = 16u;
 
-fn fill_block(local: u32, need_normal: bool) {
+fn fill_block(local: u32, need_normal: bool, single: Comp) {
     let first = local * 4u;
     let block = local + p.block_offset;
     let w = philox4x32_10(vec4<u32>(block, p.layer, p.role, p.repeat_index), p.key);
@@ -98,10 +103,16 @@ fn fill_block(local: u32, need_normal: bool) {
     if (need_normal) {
         z = normals4(w);
     }
-    var sel = vec4<u32>(0u);
-    if (p.n_comp > 1u) {
-        sel = philox4x32_10(vec4<u32>(block, p.layer, p.role + 256u, p.repeat_index), p.key);
+    if (p.n_comp == 1u) {
+        for (var lane = 0u; lane < 4u; lane++) {
+            let e = first + lane;
+            if (e < p.n) {
+                out[e] = sample(single, w[lane], z[lane]);
+            }
+        }
+        return;
     }
+    let sel = philox4x32_10(vec4<u32>(block, p.layer, p.role + 256u, p.repeat_index), p.key);
     for (var lane = 0u; lane < 4u; lane++) {
         let e = first + lane;
         if (e < p.n) {
@@ -121,12 +132,13 @@ fn init_elementwise(
     for (var k = 0u; k < p.n_comp; k++) {
         need_normal = need_normal || comps[k].mode == 2u;
     }
+    let single = comps[0];
     for (var j = 0u; j < BPT; j++) {
         let local = t * BPT + j;
         if (local * 4u >= p.n) {
             return;
         }
-        fill_block(local, need_normal);
+        fill_block(local, need_normal, single);
     }
 }
 

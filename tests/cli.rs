@@ -108,6 +108,8 @@ fn field_cases(dir: &TempDir) -> Vec<Case> {
     let mixture = json!({"init": {"scheme": "mixture", "components": [
         {"weight": 0.5, "dist": {"scheme": "zeros"}},
         {"weight": 0.4, "dist": {"scheme": "ones"}}]}});
+    let many: Vec<_> = (0..65).map(|_| json!({"weight": 1.0 / 65.0, "dist": {"scheme": "zeros"}})).collect();
+    let mixture65 = json!({"init": {"scheme": "mixture", "components": many}});
     let duplicate = format!("{{\"name\": \"t\", \"name\": \"u\", {}", &base().to_string()[1..]);
     let huge_std = p(json!({"init": {"scheme": "normal"}}))
         .replace("\"normal\"", "\"normal\", \"std\": 1e400");
@@ -142,6 +144,7 @@ fn field_cases(dir: &TempDir) -> Vec<Case> {
         case("jacobian-depth-zero", p(json!({"jacobian": {"depths": [0]}})), "jacobian.depths[0]", &["0 is not a depth"]),
         case("jacobian-field-typo", p(json!({"jacobian": {"input": 1}})), "jacobian.input", &["unknown field", "did you mean \"inputs\""]),
         case("mixture-weights", p(mixture), "init.components", &["sum to 0.9", "must sum to 1"]),
+        case("mixture-too-many", p(mixture65), "init.components", &["65 components", "at most 64"]),
         case("from-file-missing", p(from_file("missing.safetensors")), "init.path", &["cannot open", "missing.safetensors"]),
         case("from-file-shape", p(from_file("w85.safetensors")), "init.tensor", &["has shape [8, 5]", "layer 0"]),
         case("std-zero", p(json!({"init": {"scheme": "normal", "std": 0}})), "init.std", &["must be > 0, got 0"]),

@@ -260,6 +260,16 @@ pub fn check_mixture(c: &mut Checker, v: &View) {
     let Some(items) = v.given("components").and_then(|x| x.as_array()) else {
         return;
     };
+    let most = crate::kernels::init::MAX_COMPONENTS;
+    if items.len() > most {
+        c.push(
+            &v.at("components"),
+            format!(
+                "{} components; a mixture has at most {most} (merge components of the same distribution)",
+                items.len()
+            ),
+        );
+    }
     let weight = |x: &serde_json::Value| x.get("weight")?.as_f64().filter(|w| *w > 0.0);
     let sum: Option<f64> = items.iter().map(weight).sum();
     if let Some(s) = sum.filter(|s| (s - 1.0).abs() > 1e-6) {

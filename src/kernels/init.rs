@@ -5,6 +5,7 @@ use crate::gpu::buffers::View;
 use crate::gpu::{Gpu, GpuError, Shader};
 use crate::init::{Component, Shape};
 use crate::rng::{Draw, key_of};
+use bytemuck::Zeroable;
 
 impl Component {
     /// The GPU table row: mode and six parameters (see `shaders/init.wgsl`).
@@ -63,6 +64,9 @@ struct SparseParams {
 
 /// Default invocations per workgroup of the init kernels.
 pub const WG: u32 = 64;
+/// Rows of the elementwise kernel's uniform component table (a mixture's
+/// most components; `MAX_COMPONENTS` in `shaders/init.wgsl`).
+pub const MAX_COMPONENTS: usize = 64;
 /// Philox blocks per invocation of the elementwise init kernel.
 const BPT: u32 = 16;
 
@@ -134,7 +138,16 @@ pub fn encode_elementwise_wg(
         block_offset: (first / 4) as u32,
     };
     let ubuf = gpu.uniform("init params", &params);
-    let comps = gpu.storage_from("init components", &rows)?;
+    if rows.len() > MAX_COMPONENTS {
+        return Err(GpuError::Validation {
+            what: "init components".into(),
+            detail: format!("{} components; at most {MAX_COMPONENTS}", rows.len()),
+        });
+    }
+    // The uniform table is always MAX_COMPONENTS rows long.
+    let mut table = [GpuComp::zeroed(); MAX_COMPONENTS];
+    table[..rows.len()].copy_from_slice(&rows);
+    let comps = gpu.uniform("init components", &table);
     let group = gpu.bind(
         &pipe,
         "init_elementwise",
