@@ -35,7 +35,7 @@ struct RedParams {
     sat: f32,        // saturation threshold on |x|
     bins: u32,
     hist_offset: u32,
-    _p0: u32,
+    base: u32,       // reduce_partial_tex: the piece's first element in `src`
 }
 
 @group(0) @binding(0) var<uniform> rp: RedParams;
@@ -213,6 +213,144 @@ fn thread_rec(first: u32) -> Rec {
     r.m2_s = dmax;
     r.m2_q = max(q - c1 * c1 / f32(r.n), 0.0);
     return r;
+}
+
+// ---- The same partial records read from a texture (CPU adapters) ---------
+// lavapipe loads a storage buffer one lane at a time (about 30 cycles per
+// float, three loads per element here), a texel of four floats for a whole
+// 8-lane subgroup in about 72 cycles. The host copies each piece of a tensor
+// (at most 1024 rows of TEX_W texels) into `stex`: texel t holds elements
+// 4t..4t+3 of the piece; the last n % 4 elements are read from `src`. Each
+// workgroup still covers WGR * PT elements, so the partial records mean what
+// they mean in reduce_partial.
+
+const TEX_W: u32 = 1024u;
+@group(0) @binding(10) var stex: texture_2d<f32>;
+
+// Elements 4t..4t+3 of the piece (zeros past its end).
+fn piece4(t: u32) -> vec4<f32> {
+    if (t < rp.n / 4u) {
+        return textureLoad(stex, vec2<u32>(t % TEX_W, t / TEX_W), 0);
+    }
+    var v = vec4<f32>(0.0);
+    for (var c = 0u; c < 4u; c++) {
+        if (4u * t + c < rp.n) {
+            v[c] = src[rp.base + 4u * t + c];
+        }
+    }
+    return v;
+}
+
+// 1 for the elements of texel t that are in the piece and finite, else 0.
+fn finite4(t: u32, v: vec4<f32>) -> vec4<f32> {
+    let e = vec4<u32>(4u * t) + vec4<u32>(0u, 1u, 2u, 3u);
+    let bits = bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu);
+    return select(vec4<f32>(0.0), vec4<f32>(1.0), (e < vec4<u32>(rp.n)) & (bits < vec4<u32>(0x7f800000u)));
+}
+
+// thread_rec over PT / 4 texels starting at texel `first`, stride WGR.
+fn thread_rec_tex(first: u32) -> Rec {
+    var r = empty_rec();
+    var amax = 0.0;
+    var dmax = 0.0;
+    let shift = tensor_shift();
+    r.min_v = bitcast<f32>(0x7f800000u);
+    r.max_v = bitcast<f32>(0xff800000u);
+    // Branch-free over the four lanes of a texel: vector counters and
+    // extremes, folded once at the end.
+    var cnt = vec4<u32>(0u);   // finite
+    var nan = vec4<u32>(0u);
+    var inf = vec4<u32>(0u);
+    var zero = vec4<u32>(0u);
+    var sat = vec4<u32>(0u);
+    var lo = vec4<f32>(bitcast<f32>(0x7f800000u));
+    var hi = vec4<f32>(bitcast<f32>(0xff800000u));
+    var am = vec4<f32>(0.0);
+    var dm = vec4<f32>(0.0);
+    let one = vec4<u32>(1u);
+    let none = vec4<u32>(0u);
+    for (var k = 0u; k < PT / 4u; k++) {
+        let t = first + k * WGR;
+        if (4u * t >= rp.n) {
+            break;
+        }
+        let v = piece4(t);
+        let inside = (vec4<u32>(4u * t) + vec4<u32>(0u, 1u, 2u, 3u)) < vec4<u32>(rp.n);
+        let bits = bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu);
+        let fin = inside & (bits < vec4<u32>(0x7f800000u));
+        nan += select(none, one, inside & (bits > vec4<u32>(0x7f800000u)));
+        inf += select(none, one, inside & (bits == vec4<u32>(0x7f800000u)));
+        cnt += select(none, one, fin);
+        let x = select(vec4<f32>(0.0), v, fin);
+        lo = min(lo, select(vec4<f32>(bitcast<f32>(0x7f800000u)), v, fin));
+        hi = max(hi, select(vec4<f32>(bitcast<f32>(0xff800000u)), v, fin));
+        am = max(am, abs(x));
+        dm = max(dm, select(vec4<f32>(0.0), abs(v - shift), fin));
+        zero += select(none, one, fin & (x == vec4<f32>(0.0)));
+        sat += select(none, one, fin & (abs(x) > vec4<f32>(rp.sat)));
+    }
+    r.n = cnt.x + cnt.y + cnt.z + cnt.w;
+    r.nan = nan.x + nan.y + nan.z + nan.w;
+    r.inf = inf.x + inf.y + inf.z + inf.w;
+    r.zero = zero.x + zero.y + zero.z + zero.w;
+    r.sat = sat.x + sat.y + sat.z + sat.w;
+    r.min_v = min(min(lo.x, lo.y), min(lo.z, lo.w));
+    r.max_v = max(max(hi.x, hi.y), max(hi.z, hi.w));
+    amax = max(max(am.x, am.y), max(am.z, am.w));
+    dmax = max(max(dm.x, dm.y), max(dm.z, dm.w));
+    if (r.n == 0u) {
+        r.min_v = 0.0;
+        r.max_v = 0.0;
+        return r;
+    }
+    let inv_a = select(0.0, 1.0 / amax, amax > 0.0);
+    let inv_d = select(0.0, 1.0 / dmax, dmax > 0.0);
+    var qn = vec4<f32>(0.0);
+    var s1 = vec4<f32>(0.0);
+    for (var k = 0u; k < PT / 4u; k++) {
+        let t = first + k * WGR;
+        let v = piece4(t);
+        let ok = finite4(t, v);
+        let x = select(vec4<f32>(0.0), v, ok > vec4<f32>(0.5)); // not v * ok: NaN * 0 is NaN
+        let s = x * inv_a;
+        qn += s * s;
+        s1 += (x - shift) * inv_d * ok;
+    }
+    r.nrm_s = amax;
+    r.nrm_q = qn.x + qn.y + qn.z + qn.w;
+    if (dmax == 0.0) {
+        return r;
+    }
+    let mean0 = dmax * ((s1.x + s1.y + s1.z + s1.w) / f32(r.n));
+    let direct = dmax < 1.0e37;
+    var c1 = vec4<f32>(0.0);
+    var q = vec4<f32>(0.0);
+    for (var k = 0u; k < PT / 4u; k++) {
+        let t = first + k * WGR;
+        let v = piece4(t);
+        let ok = finite4(t, v);
+        let dev = select(vec4<f32>(0.0), v, ok > vec4<f32>(0.5)) - shift;
+        let d = select(dev * inv_d - mean0 * inv_d, (dev - mean0) * inv_d, direct) * ok;
+        c1 += d;
+        q += d * d;
+    }
+    let c1s = c1.x + c1.y + c1.z + c1.w;
+    r.mean = mean0 + dmax * (c1s / f32(r.n));
+    r.m2_s = dmax;
+    r.m2_q = max((q.x + q.y + q.z + q.w) - c1s * c1s / f32(r.n), 0.0);
+    return r;
+}
+
+@compute @workgroup_size(WGR)
+fn reduce_partial_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_index) lid: u32) {
+    let w = wid.y * nwg.x + wid.x;
+    wrec[lid] = thread_rec_tex(w * WGR * PT / 4u + lid);
+    var r = merge_workgroup(lid);
+    if (lid == 0u && w < rp.n_parts) {
+        r._p3 = tensor_shift();
+        parts[rp.part_offset + w] = r;
+    }
 }
 
 fn merge_workgroup(lid: u32) -> Rec {

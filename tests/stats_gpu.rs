@@ -7,7 +7,7 @@ mod common;
 mod oracle;
 
 use common::*;
-use initscope::kernels::reduce::{Item, encode_reduce, read_stats};
+use initscope::kernels::reduce::{Item, Source, encode_reduce_from, read_stats};
 use initscope::results::TensorStats;
 use initscope::rng::{Role, Stream, stream_normal};
 use oracle::tensor_stats_f32;
@@ -28,9 +28,29 @@ fn tensor(data: &[f32]) -> Tensor<'_> {
     }
 }
 
-/// Uploads every tensor, reduces them all in one `encode_reduce` call (one
-/// compute pass) and reads the records back.
+/// Uploads every tensor, reduces them all in one `encode_reduce_from` call
+/// from each source (the storage buffer; texture pieces, CPU adapters'
+/// default), checks that both agree and returns the texture's records.
 fn reduce(tensors: &[Tensor<'_>], saturation: f32, bins: u32) -> Vec<TensorStats> {
+    let buffer = reduce_from(tensors, saturation, bins, Source::Buffer);
+    let texture = reduce_from(tensors, saturation, bins, Source::Texture);
+    for (i, (t, b)) in texture.iter().zip(&buffer).enumerate() {
+        let what = format!(
+            "tensor {i} (n={}): texture vs buffer",
+            tensors[i].data.len()
+        );
+        check_stats(&what, t, b);
+        assert_eq!(t.histogram, b.histogram, "{what}: histogram");
+    }
+    texture
+}
+
+fn reduce_from(
+    tensors: &[Tensor<'_>],
+    saturation: f32,
+    bins: u32,
+    source: Source,
+) -> Vec<TensorStats> {
     let gpu = gpu();
     let buffers: Vec<_> = tensors
         .iter()
@@ -42,7 +62,7 @@ fn reduce(tensors: &[Tensor<'_>], saturation: f32, bins: u32) -> Vec<TensorStats
         .map(|(t, b)| Item::whole(b, t.data.len() as u32, t.histogram))
         .collect();
     let mut enc = gpu.device.create_command_encoder(&Default::default());
-    let bufs = encode_reduce(&gpu, &mut enc, &items, saturation, bins).unwrap();
+    let bufs = encode_reduce_from(&gpu, &mut enc, &items, saturation, bins, source).unwrap();
     gpu.submit("test reduction", enc).unwrap();
     let activation: Vec<bool> = tensors.iter().map(|t| t.activation).collect();
     read_stats(&gpu, &bufs, &activation).unwrap()
@@ -302,7 +322,11 @@ fn huge_values_do_not_overflow() {
 
 #[test]
 fn ragged_sizes_count_every_element_once() {
-    let sizes = [1usize, 3, 63, 64, 65, 1023, 1025, 1_000_003];
+    // 16_384 elements are one workgroup's (the smallest tensor read through
+    // a texture); 4_243_463 spans two texture pieces of 4 Mi with a ragged tail.
+    let sizes = [
+        1usize, 3, 63, 64, 65, 1023, 1025, 16_384, 16_387, 1_000_003, 4_243_463,
+    ];
     let data: Vec<Vec<f32>> = sizes
         .iter()
         .enumerate()

@@ -242,6 +242,50 @@ fn bench_inits(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result
     Ok(())
 }
 
+/// The statistics reduction of one layer's worth of tensors, from the
+/// storage buffer and (on CPU adapters the default) through a texture.
+fn bench_reduce(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result<(), GpuError> {
+    use crate::kernels::reduce::{Item, Source, encode_reduce_from};
+    let n: u32 = if o.quick { 1 << 20 } else { 1 << 22 };
+    let reps = if o.quick { 3 } else { 7 };
+    let buf = gpu.storage("bench statistics", u64::from(n) * 4)?;
+    let ctr = RawCounter::of(
+        2,
+        Stream {
+            layer: 0,
+            role: Role::Weight,
+            repeat: 0,
+        },
+    );
+    let mut enc = gpu.device.create_command_encoder(&Default::default());
+    encode_fill(
+        gpu,
+        &mut enc,
+        &buf,
+        ctr,
+        n / 4,
+        FillMode::Normal,
+        Geometry::default(),
+    )?;
+    gpu.submit("bench statistics data", enc)?;
+    for (source, label) in [(Source::Buffer, "buffer"), (Source::Texture, "texture")] {
+        let t = time_kernel(gpu, reps, &|enc| {
+            let items = [Item::whole(&buf, n, false)];
+            encode_reduce_from(gpu, enc, &items, 1.0, 0, source).map(|_| ())
+        })?;
+        out.push(summarize(
+            format!("statistics of {} M values ({label})", f64::from(n) / 1e6),
+            &t,
+            vec![
+                (f64::from(n) * 4.0 / 1e9, "GB/s".into()),
+                (f64::from(n) / 1e9, "Gvalues/s".into()),
+            ],
+            Some(u64::from(n) * 4),
+        ));
+    }
+    Ok(())
+}
+
 fn bench_gemm(gpu: &Gpu, o: BenchOptions, out: &mut Vec<Measurement>) -> Result<(), GpuError> {
     let sizes: &[usize] = if o.quick {
         &[256, 512, 1024]
@@ -376,6 +420,7 @@ pub fn run(
     bench_inits(gpu, o, &mut results)?;
     emit(&mut results, n);
     let n = results.len();
+    bench_reduce(gpu, o, &mut results)?;
     bench_gemm(gpu, o, &mut results)?;
     emit(&mut results, n);
     let n = results.len();

@@ -6,6 +6,12 @@ use crate::gpu::buffers::View;
 use crate::gpu::{Gpu, GpuError, Shader};
 use crate::results::{Histogram, TensorStats};
 
+// The texture route of the partial pass; it moves with this file.
+#[path = "reduce_pieces.rs"]
+mod pieces;
+use pieces::{Piece, Pieces};
+pub use pieces::{Source, texture_bytes};
+
 /// One record as the GPU writes it (64 bytes; see `Rec` in reduce.wgsl).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
@@ -28,7 +34,7 @@ pub struct GpuRec {
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct RedParams {
+pub(super) struct RedParams {
     n: u32,
     part_offset: u32,
     n_parts: u32,
@@ -36,19 +42,22 @@ struct RedParams {
     sat: f32,
     bins: u32,
     hist_offset: u32,
-    pad: u32,
+    /// reduce_partial_tex: the piece's first element in the bound chunk.
+    base: u32,
 }
 
 /// Elements per workgroup of the partial reduction (WGR × PT in reduce.wgsl).
-const CHUNK: u32 = 64 * 256;
+pub(super) const CHUNK: u32 = 64 * 256;
 /// Bins that fit the workgroup-local histogram.
 const LOCAL_BINS: u32 = 256;
+/// A bound range of a tensor and its element count.
+pub type Chunk<'a> = (View<'a>, u32);
 
 /// A tensor to reduce: its chunks (each a bound range and its element count;
 /// one chunk unless the tensor exceeds the binding limit) and whether to
 /// histogram it.
 pub struct Item<'a> {
-    pub chunks: Vec<(View<'a>, u32)>,
+    pub chunks: Vec<Chunk<'a>>,
     pub histogram: bool,
 }
 
@@ -76,7 +85,7 @@ pub struct StatsBuffers {
     bins: u32,
 }
 
-fn parts_of(n: u32) -> u32 {
+pub(super) fn parts_of(n: u32) -> u32 {
     n.div_ceil(CHUNK).max(1)
 }
 
@@ -86,7 +95,8 @@ struct Pipes {
     hist: std::sync::Arc<wgpu::ComputePipeline>,
 }
 
-/// Sizes and records the reduction of `items` into `enc` (one compute pass).
+/// Sizes and records the reduction of `items` into `enc`, reading them
+/// from [`Source::for_adapter`].
 pub fn encode_reduce(
     gpu: &Gpu,
     enc: &mut wgpu::CommandEncoder,
@@ -94,28 +104,21 @@ pub fn encode_reduce(
     saturation: f32,
     bins: u32,
 ) -> Result<StatsBuffers, GpuError> {
-    let total_parts: u64 = items
-        .iter()
-        .flat_map(|i| i.chunks.iter())
-        .map(|c| u64::from(parts_of(c.1)))
-        .sum();
-    let mut hist_offsets = Vec::with_capacity(items.len());
-    let mut next_hist = 0u32;
-    for it in items {
-        hist_offsets.push(it.histogram.then(|| {
-            next_hist += bins;
-            next_hist - bins
-        }));
-    }
-    let rec = std::mem::size_of::<GpuRec>() as u64;
-    let bufs = StatsBuffers {
-        parts: gpu.storage("stats partial records", total_parts * rec)?,
-        finals: gpu.storage("stats records", items.len() as u64 * rec)?,
-        hist: gpu.storage("histograms", u64::from(next_hist.max(1)) * 4)?,
-        counts: items.iter().map(Item::n).collect(),
-        hist_offsets,
-        bins,
-    };
+    let source = Source::for_adapter(gpu);
+    encode_reduce_from(gpu, enc, items, saturation, bins, source)
+}
+
+/// [`encode_reduce`] with the partial pass reading from `source`: one
+/// compute pass for the buffer, plus a copy and a pass per texture piece.
+pub fn encode_reduce_from(
+    gpu: &Gpu,
+    enc: &mut wgpu::CommandEncoder,
+    items: &[Item<'_>],
+    saturation: f32,
+    bins: u32,
+    source: Source,
+) -> Result<StatsBuffers, GpuError> {
+    let bufs = StatsBuffers::new(gpu, items, bins)?;
     enc.clear_buffer(&bufs.hist, 0, None);
     let hist_entry = if bins <= LOCAL_BINS {
         "histogram"
@@ -127,6 +130,8 @@ pub fn encode_reduce(
         fin: gpu.pipeline(Shader::Reduce, "reduce_final", &[], false)?,
         hist: gpu.pipeline(Shader::Reduce, hist_entry, &[], false)?,
     };
+    let all = items.iter().flat_map(|i| i.chunks.iter());
+    let pieces = Pieces::new(gpu, source, all)?;
     let mut rec = Recorded::default();
     let mut offset = 0u32;
     for (idx, it) in items.iter().enumerate() {
@@ -138,25 +143,141 @@ pub fn encode_reduce(
             sat: saturation,
             bins,
             hist_offset: bufs.hist_offsets[idx].unwrap_or(0),
-            pad: 0,
+            base: 0,
         };
-        offset = record_item(gpu, &pipes, &bufs, it, base, offset, &mut rec);
+        let first = offset;
+        for &(view, n) in &it.chunks {
+            let p = RedParams {
+                n,
+                part_offset: offset,
+                ..base
+            };
+            let cx = Cx {
+                gpu,
+                pipes: &pipes,
+                bufs: &bufs,
+                shift: it.chunks[0].0,
+            };
+            offset += match pieces.as_ref().filter(|_| Pieces::takes(source, &view, n)) {
+                Some(pc) => pc.record(gpu, [view, cx.shift], &bufs.parts, p, &mut rec.pieces),
+                None => cx.partial(view, p, &mut rec),
+            };
+            if it.histogram {
+                cx.histogram(view, p, &mut rec);
+            }
+        }
+        rec.finals.push(FinalItem {
+            part_offset: first,
+            n_parts: offset - first,
+            out_index: base.out_index,
+            pad: 0,
+        });
     }
-    // One final merge for every tensor: a dispatch per tensor would be most
-    // of a step's dispatches in a deep stack.
     if items.is_empty() {
         return Ok(bufs);
     }
+    if let Some(pc) = &pieces {
+        pc.encode(gpu, enc, &rec.pieces);
+    }
+    encode_final(gpu, enc, &pipes, &bufs, &rec, saturation, bins)?;
+    Ok(bufs)
+}
+
+impl StatsBuffers {
+    /// The records of `items`: partial, final and histogram bins.
+    fn new(gpu: &Gpu, items: &[Item<'_>], bins: u32) -> Result<StatsBuffers, GpuError> {
+        let total_parts: u64 = (items.iter().flat_map(|i| i.chunks.iter()))
+            .map(|c| u64::from(parts_of(c.1)))
+            .sum();
+        let mut hist_offsets = Vec::with_capacity(items.len());
+        let mut next_hist = 0u32;
+        for it in items {
+            hist_offsets.push(it.histogram.then(|| {
+                next_hist += bins;
+                next_hist - bins
+            }));
+        }
+        let rec = std::mem::size_of::<GpuRec>() as u64;
+        Ok(StatsBuffers {
+            parts: gpu.storage("stats partial records", total_parts * rec)?,
+            finals: gpu.storage("stats records", items.len() as u64 * rec)?,
+            hist: gpu.storage("histograms", u64::from(next_hist.max(1)) * 4)?,
+            counts: items.iter().map(Item::n).collect(),
+            hist_offsets,
+            bins,
+        })
+    }
+}
+
+/// What recording one chunk's storage-buffer passes needs.
+struct Cx<'g, 'a> {
+    gpu: &'g Gpu,
+    pipes: &'g Pipes,
+    bufs: &'g StatsBuffers,
+    /// The tensor's first chunk (its first element is every chunk's shift).
+    shift: View<'a>,
+}
+
+impl Cx<'_, '_> {
+    /// The partial pass over a chunk from its buffer; returns its records.
+    fn partial(&self, view: View<'_>, p: RedParams, rec: &mut Recorded<'_>) -> u32 {
+        let p = RedParams {
+            n_parts: parts_of(p.n),
+            ..p
+        };
+        let u = self.gpu.uniform("reduce params", &p);
+        let res = [
+            (0, u.as_entire_binding()),
+            (1, view.binding()),
+            (2, self.bufs.parts.as_entire_binding()),
+            (5, self.shift.binding()),
+        ];
+        let group = self
+            .gpu
+            .bind_at(&self.pipes.partial, "reduce_partial", &res);
+        rec.partials
+            .push((self.pipes.partial.clone(), group, p.n_parts));
+        p.n_parts
+    }
+
+    /// The histogram pass over a chunk (after the final merge: it bins over
+    /// the tensor's [min, max]).
+    fn histogram(&self, view: View<'_>, p: RedParams, rec: &mut Recorded<'_>) {
+        let u = self.gpu.uniform("histogram params", &p);
+        let res = [
+            (0, u.as_entire_binding()),
+            (1, view.binding()),
+            (3, self.bufs.finals.as_entire_binding()),
+            (4, self.bufs.hist.as_entire_binding()),
+        ];
+        let group = self.gpu.bind_at(&self.pipes.hist, "histogram", &res);
+        rec.hists
+            .push((self.pipes.hist.clone(), group, parts_of(p.n)));
+    }
+}
+
+/// One pass: the buffer partials, one final merge for every tensor (a
+/// dispatch per tensor would be most of a step's dispatches in a deep
+/// stack), then the histograms.
+fn encode_final(
+    gpu: &Gpu,
+    enc: &mut wgpu::CommandEncoder,
+    pipes: &Pipes,
+    bufs: &StatsBuffers,
+    rec: &Recorded<'_>,
+    sat: f32,
+    bins: u32,
+) -> Result<(), GpuError> {
     let table = gpu.storage_from("stats final items", &rec.finals)?;
     let params = RedParams {
-        n: items.len() as u32,
+        n: rec.finals.len() as u32,
         part_offset: 0,
         n_parts: 0,
         out_index: 0,
-        sat: saturation,
+        sat,
         bins,
         hist_offset: 0,
-        pad: 0,
+        base: 0,
     };
     let u = gpu.uniform("reduce params", &params);
     let res = [
@@ -173,15 +294,14 @@ pub fn encode_reduce(
     for (pipe, group, n) in &rec.partials {
         gpu.dispatch(&mut pass, pipe, group, *n);
     }
-    gpu.dispatch(&mut pass, &pipes.fin, &fin, items.len() as u32);
-    // Histograms bin over [min, max] of the final records.
+    gpu.dispatch(&mut pass, &pipes.fin, &fin, rec.finals.len() as u32);
     for (pipe, group, n) in &rec.hists {
         gpu.dispatch(&mut pass, pipe, group, *n);
     }
-    Ok(bufs)
+    Ok(())
 }
 
-type Dispatch = (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup, u32);
+pub(super) type Dispatch = (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup, u32);
 
 /// `FinalItem` of reduce.wgsl: a tensor's partial records and its record.
 #[repr(C)]
@@ -196,67 +316,12 @@ struct FinalItem {
 /// What the items of one reduction record: partial passes, final merges
 /// (one dispatch for all) and histograms, in that order.
 #[derive(Default)]
-struct Recorded {
+struct Recorded<'a> {
     partials: Vec<Dispatch>,
+    /// Texture pieces, copied and reduced before the final pass.
+    pieces: Vec<Piece<'a>>,
     finals: Vec<FinalItem>,
     hists: Vec<Dispatch>,
-}
-
-/// Partial passes of every chunk, the final merge over all of them, and
-/// the histogram passes.
-fn record_item(
-    gpu: &Gpu,
-    p: &Pipes,
-    bufs: &StatsBuffers,
-    it: &Item<'_>,
-    base: RedParams,
-    mut offset: u32,
-    out: &mut Recorded,
-) -> u32 {
-    let first = offset;
-    let shift = it.chunks.first().map(|c| c.0.binding());
-    for (view, n) in &it.chunks {
-        let n_parts = parts_of(*n);
-        let params = RedParams {
-            n: *n,
-            part_offset: offset,
-            n_parts,
-            ..base
-        };
-        offset += n_parts;
-        let u = gpu.uniform("reduce params", &params);
-        let mut res = vec![
-            (0, u.as_entire_binding()),
-            (1, view.binding()),
-            (2, bufs.parts.as_entire_binding()),
-        ];
-        res.extend(shift.clone().map(|s| (5, s)));
-        out.partials.push((
-            p.partial.clone(),
-            gpu.bind_at(&p.partial, "reduce_partial", &res),
-            n_parts,
-        ));
-        if it.histogram {
-            let res = [
-                (0, u.as_entire_binding()),
-                (1, view.binding()),
-                (3, bufs.finals.as_entire_binding()),
-                (4, bufs.hist.as_entire_binding()),
-            ];
-            out.hists.push((
-                p.hist.clone(),
-                gpu.bind_at(&p.hist, "histogram", &res),
-                n_parts,
-            ));
-        }
-    }
-    out.finals.push(FinalItem {
-        part_offset: first,
-        n_parts: offset - first,
-        out_index: base.out_index,
-        pad: 0,
-    });
-    offset
 }
 
 /// Reads the records of a finished reduction back as [`TensorStats`].

@@ -19,9 +19,11 @@ pub(crate) enum TexSlot {
     GemmC = 2,
     /// The QR's panel and Q's final copy.
     Qr = 3,
+    /// The statistics reduction's pieces (`kernels::reduce`).
+    Stats = 4,
 }
 
-const SLOTS: usize = 4;
+const SLOTS: usize = 5;
 
 #[derive(Clone, Default)]
 struct Textures(Arc<Mutex<[Option<wgpu::Texture>; SLOTS]>>);
