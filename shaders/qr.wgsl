@@ -41,6 +41,20 @@ fn qr_load(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     dst[e] = select(0.0, src[qp.src_off + i * qp.m + j], j < qp.m);
 }
 
+// dst = src on the block of n rows x m columns starting at element src_off
+// (row stride ld, the same place in both): a panel's merged Y into the
+// blocks' Y.
+@compute @workgroup_size(WG)
+fn qr_copy_block(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+    let e = linear_id(wid, nwg, lid);
+    if (e >= qp.n * qp.m) {
+        return;
+    }
+    let o = qp.src_off + (e / qp.m) * qp.ld + e % qp.m;
+    dst[o] = src[o];
+}
+
 // The diagonal of a cleared Q: d_j = 1, or gain * sign(R_jj) so that the
 // accumulated reflectors give Q * diag(d) (torch's sign correction).
 @compute @workgroup_size(WG)

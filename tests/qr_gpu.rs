@@ -128,6 +128,8 @@ fn qr_matches_host_reference_on_square_tall_and_odd_shapes() {
         (300, 100),
         (97, 33),
         (130, 129),
+        // Three blocks of 128 columns, the last of 77 (three panels, one partial).
+        (600, 333),
         (40, 1),
         (7, 7),
     ] {

@@ -5,10 +5,14 @@
 //! dispatch of the panel kernel (`qr_panel.wgsl`) factors the panel and
 //! returns its reflectors as V (unit lower trapezoidal) and Y = V·T, so that
 //! the panel's block reflector is H = I − V·T·Vᵀ = I − Y·Vᵀ (compact WY).
-//! The trailing columns are updated with two GEMMs, A₂ ← Hᵀ·A₂ = A₂ − V·(Yᵀ·A₂),
-//! and Q = H₁·H₂⋯[I; 0] is then accumulated backwards with two GEMMs per panel,
-//! Q ← Q − Y·(Vᵀ·Q). Both go through [`encode_gemm`], so they run at the
-//! adapter's GEMM speed. The panel kernel scales columns by powers of two and
+//! Panels are grouped in blocks of [`NB2`] columns: a panel updates the rest
+//! of its block with two GEMMs, A₂ ← Hᵀ·A₂ = A₂ − V·(Yᵀ·A₂), and its Y is then
+//! merged into the block's (H_a·H_b = I − [V_a V_b]·[Y_a, Y_b − Y_a·(V_aᵀ·Y_b)]ᵀ),
+//! so that the trailing columns right of the block and the accumulation of
+//! Q = H₁·H₂⋯[I; 0] backwards (Q ← Q − Y·(Vᵀ·Q)) are GEMMs with an inner
+//! dimension of 128 instead of 32: twice as fast on lavapipe, and the shape
+//! GPUs want. All go through [`encode_gemm`], so they run at the adapter's
+//! GEMM speed. The panel kernel scales columns by powers of two and
 //! keeps R's diagonal to full relative accuracy; R_jj = −sign(a_jj)·‖a_j‖ as in
 //! LAPACK's geqrf (the last column of a square matrix keeps its sign).
 //!
@@ -46,6 +50,8 @@ use panel::PanelKernel;
 
 /// Columns per panel (the generated kernel `qr_panel_nb32_r8`).
 pub const NB: usize = 32;
+/// Columns per block: four panels merged into one compact WY pair.
+pub const NB2: usize = 128;
 /// Rows each panel-kernel invocation holds in registers.
 pub(crate) const ROWS_PER_INVOCATION: usize = 8;
 const WG: u32 = 64;
@@ -82,14 +88,17 @@ pub struct Qr {
     /// The matrix being reduced (n × ld).
     pub(crate) work: wgpu::Buffer,
     v: wgpu::Buffer,
+    /// Each panel's Y, then (merged) its columns of the block's Y.
     y: wgpu::Buffer,
+    /// The blocks' Y (n × ld): what the trailing updates and Q use.
+    yb: wgpu::Buffer,
     w: wgpu::Buffer,
     q: wgpu::Buffer,
 }
 
 impl Qr {
-    /// Scratch for the QR of n × m matrices (n ≥ m ≥ 1): four n × ld
-    /// buffers (ld = m rounded up to 64) and W (32 × ld); encoding also
+    /// Scratch for the QR of n × m matrices (n ≥ m ≥ 1): five n × ld
+    /// buffers (ld = m rounded up to 64) and W (128 × ld); encoding also
     /// grows the device's scratch textures to n × ld (the QR's and the
     /// subgroup GEMM's), so about 7·n·ld floats in all.
     pub fn new(gpu: &Gpu, n: usize, m: usize) -> Result<Qr, GpuError> {
@@ -121,7 +130,8 @@ impl Qr {
             work: gpu.storage("qr working matrix", bytes)?,
             v: gpu.storage("qr V", bytes)?,
             y: gpu.storage("qr Y", bytes)?,
-            w: gpu.storage("qr W", (NB * ld * 4) as u64)?,
+            yb: gpu.storage("qr block Y", bytes)?,
+            w: gpu.storage("qr W", (NB2 * ld * 4) as u64)?,
             q: gpu.storage("qr Q", bytes)?,
         })
     }
@@ -218,7 +228,7 @@ impl Qr {
         self.helper(gpu, enc, "qr_load", p, &res, self.n * self.ld)
     }
 
-    /// Factors the working matrix: V, Y of every panel, and R's diagonal
+    /// Factors the working matrix: V, the blocks' Y, and R's diagonal
     /// into `rdiag` (m floats).
     pub(crate) fn factor(
         &self,
@@ -226,34 +236,97 @@ impl Qr {
         enc: &mut wgpu::CommandEncoder,
         rdiag: View<'_>,
     ) -> Result<(), GpuError> {
-        let (n, m, ld) = (self.n, self.m, self.ld);
-        for j0 in (0..m).step_by(NB) {
-            let nr = n - j0;
-            let blk = j0 * ld + j0;
-            self.panel(gpu, enc, j0, rdiag)?;
-            if j0 + NB >= m {
-                continue;
+        let m = self.m;
+        // Merging reads Y's rows above each panel: zeros, not the last
+        // factorisation's.
+        enc.clear_buffer(&self.y, 0, None);
+        for b0 in (0..m).step_by(NB2) {
+            let end = (b0 + NB2).min(m);
+            for j0 in (b0..end).step_by(NB) {
+                self.panel(gpu, enc, j0, rdiag)?;
+                if j0 + NB < end {
+                    // The rest of the block with this panel's own Y.
+                    self.update(gpu, enc, [j0, j0 + NB, end], &self.y, NB)?;
+                }
+                self.merge(gpu, enc, b0, j0)?;
             }
-            // W = Yᵀ·A₂, then A₂ −= V·W (A₂: rows j0.., columns j0+NB..).
-            let m2 = m - j0 - NB;
+            if end < m {
+                let k = (end - b0).next_multiple_of(NB);
+                self.update(gpu, enc, [b0, end, m], &self.yb, k)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A₂ ← A₂ − V·(Yᵀ·A₂) for A₂ = rows r0.., columns c0..c1 of the
+    /// working matrix, with the k reflector columns of V and `y` from r0.
+    fn update(
+        &self,
+        gpu: &Gpu,
+        enc: &mut wgpu::CommandEncoder,
+        [r0, c0, c1]: [usize; 3],
+        y: &wgpu::Buffer,
+        k: usize,
+    ) -> Result<(), GpuError> {
+        let (nr, ld, blk) = (self.n - r0, self.ld, r0 * self.ld + r0);
+        let g1 = Gemm {
+            a_off: blk as u32,
+            b_off: (r0 * ld + c0) as u32,
+            c_si: ld as u32,
+            ..Gemm::new(k, c1 - c0, nr, [1, ld, ld, 1])
+        };
+        encode_gemm(gpu, enc, &g1, y, &self.work, None, &self.w)?;
+        let g2 = Gemm {
+            a_off: blk as u32,
+            c_off: (r0 * ld + c0) as u32,
+            c_si: ld as u32,
+            alpha: -1.0,
+            accumulate: 1,
+            ..Gemm::new(nr, c1 - c0, k, [ld, 1, ld, 1])
+        };
+        encode_gemm(gpu, enc, &g2, &self.v, &self.w, None, &self.work)
+    }
+
+    /// Merges panel j0's Y into the Y of the block starting at column b0:
+    /// Y_j −= Y_b·(V_bᵀ·Y_j) over rows b0.. (V_b, Y_b: the block's earlier
+    /// columns), then copies it into the blocks' Y.
+    fn merge(
+        &self,
+        gpu: &Gpu,
+        enc: &mut wgpu::CommandEncoder,
+        b0: usize,
+        j0: usize,
+    ) -> Result<(), GpuError> {
+        let (nr, ld, blk) = (self.n - b0, self.ld, b0 * self.ld + b0);
+        if j0 > b0 {
             let g1 = Gemm {
                 a_off: blk as u32,
-                b_off: (blk + NB) as u32,
+                b_off: (b0 * ld + j0) as u32,
                 c_si: ld as u32,
-                ..Gemm::new(NB, m2, nr, [1, ld, ld, 1])
+                ..Gemm::new(j0 - b0, NB, nr, [1, ld, ld, 1])
             };
-            encode_gemm(gpu, enc, &g1, &self.y, &self.work, None, &self.w)?;
+            encode_gemm(gpu, enc, &g1, &self.v, &self.y, None, &self.w)?;
             let g2 = Gemm {
                 a_off: blk as u32,
-                c_off: (blk + NB) as u32,
+                c_off: (b0 * ld + j0) as u32,
                 c_si: ld as u32,
                 alpha: -1.0,
                 accumulate: 1,
-                ..Gemm::new(nr, m2, NB, [ld, 1, ld, 1])
+                ..Gemm::new(nr, NB, j0 - b0, [ld, 1, ld, 1])
             };
-            encode_gemm(gpu, enc, &g2, &self.v, &self.w, None, &self.work)?;
+            encode_gemm(gpu, enc, &g2, &self.yb, &self.w, None, &self.y)?;
         }
-        Ok(())
+        let p = QrParams {
+            n: nr as u32,
+            m: NB as u32,
+            src_off: (b0 * ld + j0) as u32,
+            ..self.params(0, 1.0)
+        };
+        let res = [
+            (1, self.y.as_entire_binding()),
+            (2, self.yb.as_entire_binding()),
+        ];
+        self.helper(gpu, enc, "qr_copy_block", p, &res, nr * NB)
     }
 
     /// Copies rows × cols of `buf` (row stride ld, from element `off`) into
@@ -304,14 +377,15 @@ impl Qr {
         };
         let res = [(2, self.q.as_entire_binding()), (3, rdiag.binding())];
         self.helper(gpu, enc, "qr_diag", p, &res, m)?;
-        for j0 in (0..m).step_by(NB).rev() {
-            let (nr, mq, blk) = (n - j0, m - j0, j0 * ld + j0);
-            // W = Vᵀ·Q₂, then Q₂ −= Y·W (Q₂: rows j0.., columns j0..).
+        for b0 in (0..m).step_by(NB2).rev() {
+            let (nr, mq, blk) = (n - b0, m - b0, b0 * ld + b0);
+            let k = ((b0 + NB2).min(m) - b0).next_multiple_of(NB);
+            // W = Vᵀ·Q₂, then Q₂ −= Y·W (Q₂: rows b0.., columns b0..).
             let g3 = Gemm {
                 a_off: blk as u32,
                 b_off: blk as u32,
                 c_si: ld as u32,
-                ..Gemm::new(NB, mq, nr, [1, ld, ld, 1])
+                ..Gemm::new(k, mq, nr, [1, ld, ld, 1])
             };
             encode_gemm(gpu, enc, &g3, &self.v, &self.q, None, &self.w)?;
             let g4 = Gemm {
@@ -320,9 +394,9 @@ impl Qr {
                 c_si: ld as u32,
                 alpha: -1.0,
                 accumulate: 1,
-                ..Gemm::new(nr, mq, NB, [ld, 1, ld, 1])
+                ..Gemm::new(nr, mq, k, [ld, 1, ld, 1])
             };
-            encode_gemm(gpu, enc, &g4, &self.y, &self.w, None, &self.q)?;
+            encode_gemm(gpu, enc, &g4, &self.yb, &self.w, None, &self.q)?;
         }
         Ok(())
     }

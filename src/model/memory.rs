@@ -70,10 +70,10 @@ fn qr_ld(m: usize) -> usize {
 /// keeps one set of buffers per device for the last shape, so a new set is
 /// counted whenever the shape changes from one orthogonal parameter to the
 /// next (a replaced set lives until the init commands have run): the working
-/// matrix, V, Y and Q (n × ld each), the texture Q is stored through (n × ld),
-/// the subgroup GEMM's B and old-C textures, which grow to n × ld for the
-/// QR's trailing updates, W (32 × ld), R's diagonal and, when ld ≠ m, the
-/// dense source (n × m).
+/// matrix, V, the panels' and the blocks' Y and Q (n × ld each), the texture
+/// Q is stored through (n × ld), the subgroup GEMM's B and old-C textures,
+/// which grow to n × ld for the QR's trailing updates, W (128 × ld), R's
+/// diagonal and, when ld ≠ m, the dense source (n × m).
 /// Matrices whose n × ld does not fit one binding take Stewart's construction
 /// instead: its source and reflectors (n × m each), per parameter.
 fn orthogonal_scratch(model: &Model, limits: Limits) -> Vec<TensorSize> {
@@ -122,6 +122,7 @@ fn orthogonal_scratch(model: &Model, limits: Limits) -> Vec<TensorSize> {
             "working matrix",
             "V",
             "Y",
+            "block Y",
             "Q",
             "Q texture",
             "GEMM B texture",
@@ -129,7 +130,7 @@ fn orthogonal_scratch(model: &Model, limits: Limits) -> Vec<TensorSize> {
         ] {
             v.push(w(format!("orthogonal QR {what} ({n}x{ld})"), n * ld));
         }
-        let extra = 32 * ld + m + if ld == m { 0 } else { n * m };
+        let extra = 128 * ld + m + if ld == m { 0 } else { n * m };
         v.push(w(
             format!("orthogonal QR W, R diagonal, source ({n}x{m})"),
             extra,
@@ -178,6 +179,21 @@ impl Model {
             v.push(t(&name, chunk * cols, Driver::Width));
         }
         v.extend(self.attention_scratch());
+        // The statistics reduction's texture pieces (CPU adapters; counted
+        // everywhere, as the plan does not know the adapter's type): the
+        // largest reduced tensor, at most one 4 Mi-element piece.
+        let largest = (self.acts.iter().map(|a| chunk.min(b) * a.cols as u64))
+            .chain(self.params.iter().map(|p| p.len() as u64))
+            .max()
+            .unwrap_or(0);
+        let bytes = crate::kernels::reduce::texture_bytes(largest);
+        if bytes > 0 {
+            v.push(TensorSize {
+                name: "statistics texture".to_string(),
+                bytes,
+                driver: Driver::Width,
+            });
+        }
         if let Some(e) = &self.embedding {
             let dim = self.act(self.input).cols as u64;
             let n = e.vocab as u64 * dim;
