@@ -246,27 +246,35 @@ impl Qr {
                 self.panel(gpu, enc, j0, rdiag)?;
                 if j0 + NB < end {
                     // The rest of the block with this panel's own Y.
-                    self.update(gpu, enc, [j0, j0 + NB, end], &self.y, NB)?;
+                    self.apply(
+                        gpu,
+                        enc,
+                        [&self.y, &self.v, &self.work],
+                        [j0, NB],
+                        [j0 + NB, end],
+                    )?;
                 }
                 self.merge(gpu, enc, b0, j0)?;
             }
             if end < m {
                 let k = (end - b0).next_multiple_of(NB);
-                self.update(gpu, enc, [b0, end, m], &self.yb, k)?;
+                self.apply(gpu, enc, [&self.yb, &self.v, &self.work], [b0, k], [end, m])?;
             }
         }
         Ok(())
     }
 
-    /// A₂ ← A₂ − V·(Yᵀ·A₂) for A₂ = rows r0.., columns c0..c1 of the
-    /// working matrix, with the k reflector columns of V and `y` from r0.
-    fn update(
+    /// T ← T − R·(Lᵀ·T) for T = rows r0.., columns c0..c1 of `t`, with the k
+    /// columns of `l` and `r` from (r0, r0): a block reflector applied by two
+    /// GEMMs through W. The trailing update is (L, R, T) = (Y, V, A), Q's
+    /// accumulation (V, Y_b, Q), a merge (V, Y_b, Y_j).
+    fn apply(
         &self,
         gpu: &Gpu,
         enc: &mut wgpu::CommandEncoder,
-        [r0, c0, c1]: [usize; 3],
-        y: &wgpu::Buffer,
-        k: usize,
+        [l, r, t]: [&wgpu::Buffer; 3],
+        [r0, k]: [usize; 2],
+        [c0, c1]: [usize; 2],
     ) -> Result<(), GpuError> {
         let (nr, ld, blk) = (self.n - r0, self.ld, r0 * self.ld + r0);
         let g1 = Gemm {
@@ -275,7 +283,7 @@ impl Qr {
             c_si: ld as u32,
             ..Gemm::new(k, c1 - c0, nr, [1, ld, ld, 1])
         };
-        encode_gemm(gpu, enc, &g1, y, &self.work, None, &self.w)?;
+        encode_gemm(gpu, enc, &g1, l, t, None, &self.w)?;
         let g2 = Gemm {
             a_off: blk as u32,
             c_off: (r0 * ld + c0) as u32,
@@ -284,7 +292,7 @@ impl Qr {
             accumulate: 1,
             ..Gemm::new(nr, c1 - c0, k, [ld, 1, ld, 1])
         };
-        encode_gemm(gpu, enc, &g2, &self.v, &self.w, None, &self.work)
+        encode_gemm(gpu, enc, &g2, r, &self.w, None, t)
     }
 
     /// Merges panel j0's Y into the Y of the block starting at column b0:
@@ -297,24 +305,10 @@ impl Qr {
         b0: usize,
         j0: usize,
     ) -> Result<(), GpuError> {
-        let (nr, ld, blk) = (self.n - b0, self.ld, b0 * self.ld + b0);
+        let (nr, ld) = (self.n - b0, self.ld);
         if j0 > b0 {
-            let g1 = Gemm {
-                a_off: blk as u32,
-                b_off: (b0 * ld + j0) as u32,
-                c_si: ld as u32,
-                ..Gemm::new(j0 - b0, NB, nr, [1, ld, ld, 1])
-            };
-            encode_gemm(gpu, enc, &g1, &self.v, &self.y, None, &self.w)?;
-            let g2 = Gemm {
-                a_off: blk as u32,
-                c_off: (b0 * ld + j0) as u32,
-                c_si: ld as u32,
-                alpha: -1.0,
-                accumulate: 1,
-                ..Gemm::new(nr, NB, j0 - b0, [ld, 1, ld, 1])
-            };
-            encode_gemm(gpu, enc, &g2, &self.yb, &self.w, None, &self.y)?;
+            let bufs = [&self.v, &self.yb, &self.y];
+            self.apply(gpu, enc, bufs, [b0, j0 - b0], [j0, j0 + NB])?;
         }
         let p = QrParams {
             n: nr as u32,
@@ -369,7 +363,7 @@ impl Qr {
         rdiag: View<'_>,
         scale: ColumnScale,
     ) -> Result<(), GpuError> {
-        let (n, m, ld) = (self.n, self.m, self.ld);
+        let m = self.m;
         enc.clear_buffer(&self.q, 0, None);
         let p = match scale {
             ColumnScale::One => self.params(0, 1.0),
@@ -378,25 +372,9 @@ impl Qr {
         let res = [(2, self.q.as_entire_binding()), (3, rdiag.binding())];
         self.helper(gpu, enc, "qr_diag", p, &res, m)?;
         for b0 in (0..m).step_by(NB2).rev() {
-            let (nr, mq, blk) = (n - b0, m - b0, b0 * ld + b0);
             let k = ((b0 + NB2).min(m) - b0).next_multiple_of(NB);
-            // W = Vᵀ·Q₂, then Q₂ −= Y·W (Q₂: rows b0.., columns b0..).
-            let g3 = Gemm {
-                a_off: blk as u32,
-                b_off: blk as u32,
-                c_si: ld as u32,
-                ..Gemm::new(k, mq, nr, [1, ld, ld, 1])
-            };
-            encode_gemm(gpu, enc, &g3, &self.v, &self.q, None, &self.w)?;
-            let g4 = Gemm {
-                a_off: blk as u32,
-                c_off: blk as u32,
-                c_si: ld as u32,
-                alpha: -1.0,
-                accumulate: 1,
-                ..Gemm::new(nr, mq, k, [ld, 1, ld, 1])
-            };
-            encode_gemm(gpu, enc, &g4, &self.yb, &self.w, None, &self.q)?;
+            // Q₂ −= Y·(Vᵀ·Q₂) (Q₂: rows b0.., columns b0..).
+            self.apply(gpu, enc, [&self.v, &self.yb, &self.q], [b0, k], [b0, m])?;
         }
         Ok(())
     }
