@@ -73,8 +73,9 @@ def entry(rm, tex, ku, atex=False):
         w("    for (var p = 0u; p < sp.k; p++) {")
         body("        ", "p")
         w("    }")
+    w("    let bb = bias_of(q0);")
     for r in range(rm):
-        w(f"    store_row(row0 + {r}u, q0, c{r}_0, c{r}_1);")
+        w(f"    store_row(row0 + {r}u, q0, c{r}_0, c{r}_1, bb);")
     w("}")
     return "\n".join(out)
 
@@ -145,8 +146,9 @@ def direct(rm, alay, blay):
     loads("        ", "p / 4u")
     step("        ", "p", "p % 4u", None)
     w("    }")
+    w("    let bb = bias_of(q0);")
     for r in range(rm):
-        w(f"    store_row(row0 + {r}u, q0, c{r}_0, c{r}_1);")
+        w(f"    store_row(row0 + {r}u, q0, c{r}_0, c{r}_1, bb);")
     w("}")
     return "\n".join(out)
 

@@ -108,7 +108,31 @@ fn pack_a_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 // Stores one row of a lane's 8 columns. accumulate: 0 writes, 1 adds the old
 // C read from the storage buffer, 2 adds the old C read from `ctex` (storage
 // loads are per-lane loops on lavapipe; texel fetches are vectorised).
-fn store_row(i: u32, q0: u32, v0: vec4<f32>, v1: vec4<f32>) {
+// The bias of a lane's 8 columns q0*4.. (zeros past n), loaded once per
+// lane rather than once per element: lavapipe's storage loads are per-lane
+// loops (~30 cycles per float).
+struct Bias8 {
+    lo: vec4<f32>,
+    hi: vec4<f32>,
+}
+
+fn bias_of(q0: u32) -> Bias8 {
+    var b = Bias8(vec4<f32>(0.0), vec4<f32>(0.0));
+    if (sp.has_bias != 0u) {
+        for (var e = 0u; e < 4u; e++) {
+            let j = q0 * 4u + e;
+            if (j < sp.n) {
+                b.lo[e] = bias[j];
+            }
+            if (j + 4u < sp.n) {
+                b.hi[e] = bias[j + 4u];
+            }
+        }
+    }
+    return b;
+}
+
+fn store_row(i: u32, q0: u32, v0: vec4<f32>, v1: vec4<f32>, bb: Bias8) {
     if (i >= sp.m) {
         return;
     }
@@ -123,7 +147,7 @@ fn store_row(i: u32, q0: u32, v0: vec4<f32>, v1: vec4<f32>) {
         if (j < sp.n) {
             var o = sp.alpha * select(v1, v0, e < 4u)[e % 4u];
             if (sp.has_bias != 0u) {
-                o = o + bias[j];
+                o = o + select(bb.hi, bb.lo, e < 4u)[e % 4u];
             }
             let at = sp.c_off + i * sp.c_si + j;
             if (sp.accumulate == 1u) {
@@ -196,14 +220,15 @@ fn gemm_sg8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
         c7_0 = c7_0 + x7 * b0;
         c7_1 = c7_1 + x7 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
 }
 
 // RM = 8 rows per lane, 8 columns per lane; B from a texture; k unrolled 1x.
@@ -263,14 +288,15 @@ fn gemm_sg8_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         c7_0 = c7_0 + x7 * b0;
         c7_1 = c7_1 + x7 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
 }
 
 // RM = 16 rows per lane, 8 columns per lane; B from packed vec4 rows; k unrolled 1x.
@@ -373,22 +399,23 @@ fn gemm_sg16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
         c15_0 = c15_0 + x15 * b0;
         c15_1 = c15_1 + x15 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
-    store_row(row0 + 8u, q0, c8_0, c8_1);
-    store_row(row0 + 9u, q0, c9_0, c9_1);
-    store_row(row0 + 10u, q0, c10_0, c10_1);
-    store_row(row0 + 11u, q0, c11_0, c11_1);
-    store_row(row0 + 12u, q0, c12_0, c12_1);
-    store_row(row0 + 13u, q0, c13_0, c13_1);
-    store_row(row0 + 14u, q0, c14_0, c14_1);
-    store_row(row0 + 15u, q0, c15_0, c15_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
+    store_row(row0 + 8u, q0, c8_0, c8_1, bb);
+    store_row(row0 + 9u, q0, c9_0, c9_1, bb);
+    store_row(row0 + 10u, q0, c10_0, c10_1, bb);
+    store_row(row0 + 11u, q0, c11_0, c11_1, bb);
+    store_row(row0 + 12u, q0, c12_0, c12_1, bb);
+    store_row(row0 + 13u, q0, c13_0, c13_1, bb);
+    store_row(row0 + 14u, q0, c14_0, c14_1, bb);
+    store_row(row0 + 15u, q0, c15_0, c15_1, bb);
 }
 
 // RM = 16 rows per lane, 8 columns per lane; B from a texture; k unrolled 1x.
@@ -490,22 +517,23 @@ fn gemm_sg16_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
         c15_0 = c15_0 + x15 * b0;
         c15_1 = c15_1 + x15 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
-    store_row(row0 + 8u, q0, c8_0, c8_1);
-    store_row(row0 + 9u, q0, c9_0, c9_1);
-    store_row(row0 + 10u, q0, c10_0, c10_1);
-    store_row(row0 + 11u, q0, c11_0, c11_1);
-    store_row(row0 + 12u, q0, c12_0, c12_1);
-    store_row(row0 + 13u, q0, c13_0, c13_1);
-    store_row(row0 + 14u, q0, c14_0, c14_1);
-    store_row(row0 + 15u, q0, c15_0, c15_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
+    store_row(row0 + 8u, q0, c8_0, c8_1, bb);
+    store_row(row0 + 9u, q0, c9_0, c9_1, bb);
+    store_row(row0 + 10u, q0, c10_0, c10_1, bb);
+    store_row(row0 + 11u, q0, c11_0, c11_1, bb);
+    store_row(row0 + 12u, q0, c12_0, c12_1, bb);
+    store_row(row0 + 13u, q0, c13_0, c13_1, bb);
+    store_row(row0 + 14u, q0, c14_0, c14_1, bb);
+    store_row(row0 + 15u, q0, c15_0, c15_1, bb);
 }
 
 // RM = 32 rows per lane, 8 columns per lane; B from packed vec4 rows; k unrolled 1x.
@@ -692,38 +720,39 @@ fn gemm_sg32(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
         c31_0 = c31_0 + x31 * b0;
         c31_1 = c31_1 + x31 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
-    store_row(row0 + 8u, q0, c8_0, c8_1);
-    store_row(row0 + 9u, q0, c9_0, c9_1);
-    store_row(row0 + 10u, q0, c10_0, c10_1);
-    store_row(row0 + 11u, q0, c11_0, c11_1);
-    store_row(row0 + 12u, q0, c12_0, c12_1);
-    store_row(row0 + 13u, q0, c13_0, c13_1);
-    store_row(row0 + 14u, q0, c14_0, c14_1);
-    store_row(row0 + 15u, q0, c15_0, c15_1);
-    store_row(row0 + 16u, q0, c16_0, c16_1);
-    store_row(row0 + 17u, q0, c17_0, c17_1);
-    store_row(row0 + 18u, q0, c18_0, c18_1);
-    store_row(row0 + 19u, q0, c19_0, c19_1);
-    store_row(row0 + 20u, q0, c20_0, c20_1);
-    store_row(row0 + 21u, q0, c21_0, c21_1);
-    store_row(row0 + 22u, q0, c22_0, c22_1);
-    store_row(row0 + 23u, q0, c23_0, c23_1);
-    store_row(row0 + 24u, q0, c24_0, c24_1);
-    store_row(row0 + 25u, q0, c25_0, c25_1);
-    store_row(row0 + 26u, q0, c26_0, c26_1);
-    store_row(row0 + 27u, q0, c27_0, c27_1);
-    store_row(row0 + 28u, q0, c28_0, c28_1);
-    store_row(row0 + 29u, q0, c29_0, c29_1);
-    store_row(row0 + 30u, q0, c30_0, c30_1);
-    store_row(row0 + 31u, q0, c31_0, c31_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
+    store_row(row0 + 8u, q0, c8_0, c8_1, bb);
+    store_row(row0 + 9u, q0, c9_0, c9_1, bb);
+    store_row(row0 + 10u, q0, c10_0, c10_1, bb);
+    store_row(row0 + 11u, q0, c11_0, c11_1, bb);
+    store_row(row0 + 12u, q0, c12_0, c12_1, bb);
+    store_row(row0 + 13u, q0, c13_0, c13_1, bb);
+    store_row(row0 + 14u, q0, c14_0, c14_1, bb);
+    store_row(row0 + 15u, q0, c15_0, c15_1, bb);
+    store_row(row0 + 16u, q0, c16_0, c16_1, bb);
+    store_row(row0 + 17u, q0, c17_0, c17_1, bb);
+    store_row(row0 + 18u, q0, c18_0, c18_1, bb);
+    store_row(row0 + 19u, q0, c19_0, c19_1, bb);
+    store_row(row0 + 20u, q0, c20_0, c20_1, bb);
+    store_row(row0 + 21u, q0, c21_0, c21_1, bb);
+    store_row(row0 + 22u, q0, c22_0, c22_1, bb);
+    store_row(row0 + 23u, q0, c23_0, c23_1, bb);
+    store_row(row0 + 24u, q0, c24_0, c24_1, bb);
+    store_row(row0 + 25u, q0, c25_0, c25_1, bb);
+    store_row(row0 + 26u, q0, c26_0, c26_1, bb);
+    store_row(row0 + 27u, q0, c27_0, c27_1, bb);
+    store_row(row0 + 28u, q0, c28_0, c28_1, bb);
+    store_row(row0 + 29u, q0, c29_0, c29_1, bb);
+    store_row(row0 + 30u, q0, c30_0, c30_1, bb);
+    store_row(row0 + 31u, q0, c31_0, c31_1, bb);
 }
 
 // RM = 32 rows per lane, 8 columns per lane; B from a texture; k unrolled 1x.
@@ -909,38 +938,39 @@ fn gemm_sg32_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
         c31_0 = c31_0 + x31 * b0;
         c31_1 = c31_1 + x31 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
-    store_row(row0 + 8u, q0, c8_0, c8_1);
-    store_row(row0 + 9u, q0, c9_0, c9_1);
-    store_row(row0 + 10u, q0, c10_0, c10_1);
-    store_row(row0 + 11u, q0, c11_0, c11_1);
-    store_row(row0 + 12u, q0, c12_0, c12_1);
-    store_row(row0 + 13u, q0, c13_0, c13_1);
-    store_row(row0 + 14u, q0, c14_0, c14_1);
-    store_row(row0 + 15u, q0, c15_0, c15_1);
-    store_row(row0 + 16u, q0, c16_0, c16_1);
-    store_row(row0 + 17u, q0, c17_0, c17_1);
-    store_row(row0 + 18u, q0, c18_0, c18_1);
-    store_row(row0 + 19u, q0, c19_0, c19_1);
-    store_row(row0 + 20u, q0, c20_0, c20_1);
-    store_row(row0 + 21u, q0, c21_0, c21_1);
-    store_row(row0 + 22u, q0, c22_0, c22_1);
-    store_row(row0 + 23u, q0, c23_0, c23_1);
-    store_row(row0 + 24u, q0, c24_0, c24_1);
-    store_row(row0 + 25u, q0, c25_0, c25_1);
-    store_row(row0 + 26u, q0, c26_0, c26_1);
-    store_row(row0 + 27u, q0, c27_0, c27_1);
-    store_row(row0 + 28u, q0, c28_0, c28_1);
-    store_row(row0 + 29u, q0, c29_0, c29_1);
-    store_row(row0 + 30u, q0, c30_0, c30_1);
-    store_row(row0 + 31u, q0, c31_0, c31_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
+    store_row(row0 + 8u, q0, c8_0, c8_1, bb);
+    store_row(row0 + 9u, q0, c9_0, c9_1, bb);
+    store_row(row0 + 10u, q0, c10_0, c10_1, bb);
+    store_row(row0 + 11u, q0, c11_0, c11_1, bb);
+    store_row(row0 + 12u, q0, c12_0, c12_1, bb);
+    store_row(row0 + 13u, q0, c13_0, c13_1, bb);
+    store_row(row0 + 14u, q0, c14_0, c14_1, bb);
+    store_row(row0 + 15u, q0, c15_0, c15_1, bb);
+    store_row(row0 + 16u, q0, c16_0, c16_1, bb);
+    store_row(row0 + 17u, q0, c17_0, c17_1, bb);
+    store_row(row0 + 18u, q0, c18_0, c18_1, bb);
+    store_row(row0 + 19u, q0, c19_0, c19_1, bb);
+    store_row(row0 + 20u, q0, c20_0, c20_1, bb);
+    store_row(row0 + 21u, q0, c21_0, c21_1, bb);
+    store_row(row0 + 22u, q0, c22_0, c22_1, bb);
+    store_row(row0 + 23u, q0, c23_0, c23_1, bb);
+    store_row(row0 + 24u, q0, c24_0, c24_1, bb);
+    store_row(row0 + 25u, q0, c25_0, c25_1, bb);
+    store_row(row0 + 26u, q0, c26_0, c26_1, bb);
+    store_row(row0 + 27u, q0, c27_0, c27_1, bb);
+    store_row(row0 + 28u, q0, c28_0, c28_1, bb);
+    store_row(row0 + 29u, q0, c29_0, c29_1, bb);
+    store_row(row0 + 30u, q0, c30_0, c30_1, bb);
+    store_row(row0 + 31u, q0, c31_0, c31_1, bb);
 }
 
 // RM = 16 rows per lane, 8 columns per lane; B from a texture; k unrolled 4x.
@@ -1265,22 +1295,23 @@ fn gemm_sg16_tex_k4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
         c15_0 = c15_0 + x15 * b0;
         c15_1 = c15_1 + x15 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
-    store_row(row0 + 8u, q0, c8_0, c8_1);
-    store_row(row0 + 9u, q0, c9_0, c9_1);
-    store_row(row0 + 10u, q0, c10_0, c10_1);
-    store_row(row0 + 11u, q0, c11_0, c11_1);
-    store_row(row0 + 12u, q0, c12_0, c12_1);
-    store_row(row0 + 13u, q0, c13_0, c13_1);
-    store_row(row0 + 14u, q0, c14_0, c14_1);
-    store_row(row0 + 15u, q0, c15_0, c15_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
+    store_row(row0 + 8u, q0, c8_0, c8_1, bb);
+    store_row(row0 + 9u, q0, c9_0, c9_1, bb);
+    store_row(row0 + 10u, q0, c10_0, c10_1, bb);
+    store_row(row0 + 11u, q0, c11_0, c11_1, bb);
+    store_row(row0 + 12u, q0, c12_0, c12_1, bb);
+    store_row(row0 + 13u, q0, c13_0, c13_1, bb);
+    store_row(row0 + 14u, q0, c14_0, c14_1, bb);
+    store_row(row0 + 15u, q0, c15_0, c15_1, bb);
 }
 
 // RM = 32 rows per lane, 8 columns per lane; B from a texture; k unrolled 4x.
@@ -1889,38 +1920,39 @@ fn gemm_sg32_tex_k4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
         c31_0 = c31_0 + x31 * b0;
         c31_1 = c31_1 + x31 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
-    store_row(row0 + 8u, q0, c8_0, c8_1);
-    store_row(row0 + 9u, q0, c9_0, c9_1);
-    store_row(row0 + 10u, q0, c10_0, c10_1);
-    store_row(row0 + 11u, q0, c11_0, c11_1);
-    store_row(row0 + 12u, q0, c12_0, c12_1);
-    store_row(row0 + 13u, q0, c13_0, c13_1);
-    store_row(row0 + 14u, q0, c14_0, c14_1);
-    store_row(row0 + 15u, q0, c15_0, c15_1);
-    store_row(row0 + 16u, q0, c16_0, c16_1);
-    store_row(row0 + 17u, q0, c17_0, c17_1);
-    store_row(row0 + 18u, q0, c18_0, c18_1);
-    store_row(row0 + 19u, q0, c19_0, c19_1);
-    store_row(row0 + 20u, q0, c20_0, c20_1);
-    store_row(row0 + 21u, q0, c21_0, c21_1);
-    store_row(row0 + 22u, q0, c22_0, c22_1);
-    store_row(row0 + 23u, q0, c23_0, c23_1);
-    store_row(row0 + 24u, q0, c24_0, c24_1);
-    store_row(row0 + 25u, q0, c25_0, c25_1);
-    store_row(row0 + 26u, q0, c26_0, c26_1);
-    store_row(row0 + 27u, q0, c27_0, c27_1);
-    store_row(row0 + 28u, q0, c28_0, c28_1);
-    store_row(row0 + 29u, q0, c29_0, c29_1);
-    store_row(row0 + 30u, q0, c30_0, c30_1);
-    store_row(row0 + 31u, q0, c31_0, c31_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
+    store_row(row0 + 8u, q0, c8_0, c8_1, bb);
+    store_row(row0 + 9u, q0, c9_0, c9_1, bb);
+    store_row(row0 + 10u, q0, c10_0, c10_1, bb);
+    store_row(row0 + 11u, q0, c11_0, c11_1, bb);
+    store_row(row0 + 12u, q0, c12_0, c12_1, bb);
+    store_row(row0 + 13u, q0, c13_0, c13_1, bb);
+    store_row(row0 + 14u, q0, c14_0, c14_1, bb);
+    store_row(row0 + 15u, q0, c15_0, c15_1, bb);
+    store_row(row0 + 16u, q0, c16_0, c16_1, bb);
+    store_row(row0 + 17u, q0, c17_0, c17_1, bb);
+    store_row(row0 + 18u, q0, c18_0, c18_1, bb);
+    store_row(row0 + 19u, q0, c19_0, c19_1, bb);
+    store_row(row0 + 20u, q0, c20_0, c20_1, bb);
+    store_row(row0 + 21u, q0, c21_0, c21_1, bb);
+    store_row(row0 + 22u, q0, c22_0, c22_1, bb);
+    store_row(row0 + 23u, q0, c23_0, c23_1, bb);
+    store_row(row0 + 24u, q0, c24_0, c24_1, bb);
+    store_row(row0 + 25u, q0, c25_0, c25_1, bb);
+    store_row(row0 + 26u, q0, c26_0, c26_1, bb);
+    store_row(row0 + 27u, q0, c27_0, c27_1, bb);
+    store_row(row0 + 28u, q0, c28_0, c28_1, bb);
+    store_row(row0 + 29u, q0, c29_0, c29_1, bb);
+    store_row(row0 + 30u, q0, c30_0, c30_1, bb);
+    store_row(row0 + 31u, q0, c31_0, c31_1, bb);
 }
 
 // RM = 8 rows per lane, 8 columns per lane; B from a texture; k unrolled 4x; A from a texture.
@@ -2100,14 +2132,15 @@ fn gemm_sg8_tex_k4_at(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
         c7_0 = c7_0 + x7 * b0;
         c7_1 = c7_1 + x7 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
 }
 
 // RM = 16 rows per lane, 8 columns per lane; B from a texture; k unrolled 4x; A from a texture.
@@ -2431,22 +2464,23 @@ fn gemm_sg16_tex_k4_at(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
         c15_0 = c15_0 + x15 * b0;
         c15_1 = c15_1 + x15 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
-    store_row(row0 + 8u, q0, c8_0, c8_1);
-    store_row(row0 + 9u, q0, c9_0, c9_1);
-    store_row(row0 + 10u, q0, c10_0, c10_1);
-    store_row(row0 + 11u, q0, c11_0, c11_1);
-    store_row(row0 + 12u, q0, c12_0, c12_1);
-    store_row(row0 + 13u, q0, c13_0, c13_1);
-    store_row(row0 + 14u, q0, c14_0, c14_1);
-    store_row(row0 + 15u, q0, c15_0, c15_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
+    store_row(row0 + 8u, q0, c8_0, c8_1, bb);
+    store_row(row0 + 9u, q0, c9_0, c9_1, bb);
+    store_row(row0 + 10u, q0, c10_0, c10_1, bb);
+    store_row(row0 + 11u, q0, c11_0, c11_1, bb);
+    store_row(row0 + 12u, q0, c12_0, c12_1, bb);
+    store_row(row0 + 13u, q0, c13_0, c13_1, bb);
+    store_row(row0 + 14u, q0, c14_0, c14_1, bb);
+    store_row(row0 + 15u, q0, c15_0, c15_1, bb);
 }
 
 // RM = 24 rows per lane, 8 columns per lane; B from a texture; k unrolled 4x; A from a texture.
@@ -2914,30 +2948,31 @@ fn gemm_sg24_tex_k4_at(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
         c23_0 = c23_0 + x23 * b0;
         c23_1 = c23_1 + x23 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
-    store_row(row0 + 8u, q0, c8_0, c8_1);
-    store_row(row0 + 9u, q0, c9_0, c9_1);
-    store_row(row0 + 10u, q0, c10_0, c10_1);
-    store_row(row0 + 11u, q0, c11_0, c11_1);
-    store_row(row0 + 12u, q0, c12_0, c12_1);
-    store_row(row0 + 13u, q0, c13_0, c13_1);
-    store_row(row0 + 14u, q0, c14_0, c14_1);
-    store_row(row0 + 15u, q0, c15_0, c15_1);
-    store_row(row0 + 16u, q0, c16_0, c16_1);
-    store_row(row0 + 17u, q0, c17_0, c17_1);
-    store_row(row0 + 18u, q0, c18_0, c18_1);
-    store_row(row0 + 19u, q0, c19_0, c19_1);
-    store_row(row0 + 20u, q0, c20_0, c20_1);
-    store_row(row0 + 21u, q0, c21_0, c21_1);
-    store_row(row0 + 22u, q0, c22_0, c22_1);
-    store_row(row0 + 23u, q0, c23_0, c23_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
+    store_row(row0 + 8u, q0, c8_0, c8_1, bb);
+    store_row(row0 + 9u, q0, c9_0, c9_1, bb);
+    store_row(row0 + 10u, q0, c10_0, c10_1, bb);
+    store_row(row0 + 11u, q0, c11_0, c11_1, bb);
+    store_row(row0 + 12u, q0, c12_0, c12_1, bb);
+    store_row(row0 + 13u, q0, c13_0, c13_1, bb);
+    store_row(row0 + 14u, q0, c14_0, c14_1, bb);
+    store_row(row0 + 15u, q0, c15_0, c15_1, bb);
+    store_row(row0 + 16u, q0, c16_0, c16_1, bb);
+    store_row(row0 + 17u, q0, c17_0, c17_1, bb);
+    store_row(row0 + 18u, q0, c18_0, c18_1, bb);
+    store_row(row0 + 19u, q0, c19_0, c19_1, bb);
+    store_row(row0 + 20u, q0, c20_0, c20_1, bb);
+    store_row(row0 + 21u, q0, c21_0, c21_1, bb);
+    store_row(row0 + 22u, q0, c22_0, c22_1, bb);
+    store_row(row0 + 23u, q0, c23_0, c23_1, bb);
 }
 
 // RM = 32 rows per lane, 8 columns per lane; B from a texture; k unrolled 4x; A from a texture.
@@ -3549,38 +3584,39 @@ fn gemm_sg32_tex_k4_at(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
         c31_0 = c31_0 + x31 * b0;
         c31_1 = c31_1 + x31 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
-    store_row(row0 + 8u, q0, c8_0, c8_1);
-    store_row(row0 + 9u, q0, c9_0, c9_1);
-    store_row(row0 + 10u, q0, c10_0, c10_1);
-    store_row(row0 + 11u, q0, c11_0, c11_1);
-    store_row(row0 + 12u, q0, c12_0, c12_1);
-    store_row(row0 + 13u, q0, c13_0, c13_1);
-    store_row(row0 + 14u, q0, c14_0, c14_1);
-    store_row(row0 + 15u, q0, c15_0, c15_1);
-    store_row(row0 + 16u, q0, c16_0, c16_1);
-    store_row(row0 + 17u, q0, c17_0, c17_1);
-    store_row(row0 + 18u, q0, c18_0, c18_1);
-    store_row(row0 + 19u, q0, c19_0, c19_1);
-    store_row(row0 + 20u, q0, c20_0, c20_1);
-    store_row(row0 + 21u, q0, c21_0, c21_1);
-    store_row(row0 + 22u, q0, c22_0, c22_1);
-    store_row(row0 + 23u, q0, c23_0, c23_1);
-    store_row(row0 + 24u, q0, c24_0, c24_1);
-    store_row(row0 + 25u, q0, c25_0, c25_1);
-    store_row(row0 + 26u, q0, c26_0, c26_1);
-    store_row(row0 + 27u, q0, c27_0, c27_1);
-    store_row(row0 + 28u, q0, c28_0, c28_1);
-    store_row(row0 + 29u, q0, c29_0, c29_1);
-    store_row(row0 + 30u, q0, c30_0, c30_1);
-    store_row(row0 + 31u, q0, c31_0, c31_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
+    store_row(row0 + 8u, q0, c8_0, c8_1, bb);
+    store_row(row0 + 9u, q0, c9_0, c9_1, bb);
+    store_row(row0 + 10u, q0, c10_0, c10_1, bb);
+    store_row(row0 + 11u, q0, c11_0, c11_1, bb);
+    store_row(row0 + 12u, q0, c12_0, c12_1, bb);
+    store_row(row0 + 13u, q0, c13_0, c13_1, bb);
+    store_row(row0 + 14u, q0, c14_0, c14_1, bb);
+    store_row(row0 + 15u, q0, c15_0, c15_1, bb);
+    store_row(row0 + 16u, q0, c16_0, c16_1, bb);
+    store_row(row0 + 17u, q0, c17_0, c17_1, bb);
+    store_row(row0 + 18u, q0, c18_0, c18_1, bb);
+    store_row(row0 + 19u, q0, c19_0, c19_1, bb);
+    store_row(row0 + 20u, q0, c20_0, c20_1, bb);
+    store_row(row0 + 21u, q0, c21_0, c21_1, bb);
+    store_row(row0 + 22u, q0, c22_0, c22_1, bb);
+    store_row(row0 + 23u, q0, c23_0, c23_1, bb);
+    store_row(row0 + 24u, q0, c24_0, c24_1, bb);
+    store_row(row0 + 25u, q0, c25_0, c25_1, bb);
+    store_row(row0 + 26u, q0, c26_0, c26_1, bb);
+    store_row(row0 + 27u, q0, c27_0, c27_1, bb);
+    store_row(row0 + 28u, q0, c28_0, c28_1, bb);
+    store_row(row0 + 29u, q0, c29_0, c29_1, bb);
+    store_row(row0 + 30u, q0, c30_0, c30_1, bb);
+    store_row(row0 + 31u, q0, c31_0, c31_1, bb);
 }
 
 // RM = 16 rows, 8 columns per lane; A layout 'k', B layout 'n' (see gen_matmul_subgroup.py).
@@ -3894,22 +3930,23 @@ fn gemm_sg16_k4_kn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
         c15_0 = c15_0 + x15 * b0;
         c15_1 = c15_1 + x15 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
-    store_row(row0 + 8u, q0, c8_0, c8_1);
-    store_row(row0 + 9u, q0, c9_0, c9_1);
-    store_row(row0 + 10u, q0, c10_0, c10_1);
-    store_row(row0 + 11u, q0, c11_0, c11_1);
-    store_row(row0 + 12u, q0, c12_0, c12_1);
-    store_row(row0 + 13u, q0, c13_0, c13_1);
-    store_row(row0 + 14u, q0, c14_0, c14_1);
-    store_row(row0 + 15u, q0, c15_0, c15_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
+    store_row(row0 + 8u, q0, c8_0, c8_1, bb);
+    store_row(row0 + 9u, q0, c9_0, c9_1, bb);
+    store_row(row0 + 10u, q0, c10_0, c10_1, bb);
+    store_row(row0 + 11u, q0, c11_0, c11_1, bb);
+    store_row(row0 + 12u, q0, c12_0, c12_1, bb);
+    store_row(row0 + 13u, q0, c13_0, c13_1, bb);
+    store_row(row0 + 14u, q0, c14_0, c14_1, bb);
+    store_row(row0 + 15u, q0, c15_0, c15_1, bb);
 }
 
 // RM = 16 rows, 8 columns per lane; A layout 'r', B layout 'c' (see gen_matmul_subgroup.py).
@@ -4247,22 +4284,23 @@ fn gemm_sg16_k4_rc(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
         c15_0 = c15_0 + x15 * b0;
         c15_1 = c15_1 + x15 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
-    store_row(row0 + 8u, q0, c8_0, c8_1);
-    store_row(row0 + 9u, q0, c9_0, c9_1);
-    store_row(row0 + 10u, q0, c10_0, c10_1);
-    store_row(row0 + 11u, q0, c11_0, c11_1);
-    store_row(row0 + 12u, q0, c12_0, c12_1);
-    store_row(row0 + 13u, q0, c13_0, c13_1);
-    store_row(row0 + 14u, q0, c14_0, c14_1);
-    store_row(row0 + 15u, q0, c15_0, c15_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
+    store_row(row0 + 8u, q0, c8_0, c8_1, bb);
+    store_row(row0 + 9u, q0, c9_0, c9_1, bb);
+    store_row(row0 + 10u, q0, c10_0, c10_1, bb);
+    store_row(row0 + 11u, q0, c11_0, c11_1, bb);
+    store_row(row0 + 12u, q0, c12_0, c12_1, bb);
+    store_row(row0 + 13u, q0, c13_0, c13_1, bb);
+    store_row(row0 + 14u, q0, c14_0, c14_1, bb);
+    store_row(row0 + 15u, q0, c15_0, c15_1, bb);
 }
 
 // RM = 16 rows, 8 columns per lane; A layout 'k', B layout 'c' (see gen_matmul_subgroup.py).
@@ -4600,22 +4638,23 @@ fn gemm_sg16_k4_kc(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
         c15_0 = c15_0 + x15 * b0;
         c15_1 = c15_1 + x15 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
-    store_row(row0 + 8u, q0, c8_0, c8_1);
-    store_row(row0 + 9u, q0, c9_0, c9_1);
-    store_row(row0 + 10u, q0, c10_0, c10_1);
-    store_row(row0 + 11u, q0, c11_0, c11_1);
-    store_row(row0 + 12u, q0, c12_0, c12_1);
-    store_row(row0 + 13u, q0, c13_0, c13_1);
-    store_row(row0 + 14u, q0, c14_0, c14_1);
-    store_row(row0 + 15u, q0, c15_0, c15_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
+    store_row(row0 + 8u, q0, c8_0, c8_1, bb);
+    store_row(row0 + 9u, q0, c9_0, c9_1, bb);
+    store_row(row0 + 10u, q0, c10_0, c10_1, bb);
+    store_row(row0 + 11u, q0, c11_0, c11_1, bb);
+    store_row(row0 + 12u, q0, c12_0, c12_1, bb);
+    store_row(row0 + 13u, q0, c13_0, c13_1, bb);
+    store_row(row0 + 14u, q0, c14_0, c14_1, bb);
+    store_row(row0 + 15u, q0, c15_0, c15_1, bb);
 }
 
 // RM = 32 rows, 8 columns per lane; A layout 'k', B layout 'n' (see gen_matmul_subgroup.py).
@@ -5201,38 +5240,39 @@ fn gemm_sg32_k4_kn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
         c31_0 = c31_0 + x31 * b0;
         c31_1 = c31_1 + x31 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
-    store_row(row0 + 8u, q0, c8_0, c8_1);
-    store_row(row0 + 9u, q0, c9_0, c9_1);
-    store_row(row0 + 10u, q0, c10_0, c10_1);
-    store_row(row0 + 11u, q0, c11_0, c11_1);
-    store_row(row0 + 12u, q0, c12_0, c12_1);
-    store_row(row0 + 13u, q0, c13_0, c13_1);
-    store_row(row0 + 14u, q0, c14_0, c14_1);
-    store_row(row0 + 15u, q0, c15_0, c15_1);
-    store_row(row0 + 16u, q0, c16_0, c16_1);
-    store_row(row0 + 17u, q0, c17_0, c17_1);
-    store_row(row0 + 18u, q0, c18_0, c18_1);
-    store_row(row0 + 19u, q0, c19_0, c19_1);
-    store_row(row0 + 20u, q0, c20_0, c20_1);
-    store_row(row0 + 21u, q0, c21_0, c21_1);
-    store_row(row0 + 22u, q0, c22_0, c22_1);
-    store_row(row0 + 23u, q0, c23_0, c23_1);
-    store_row(row0 + 24u, q0, c24_0, c24_1);
-    store_row(row0 + 25u, q0, c25_0, c25_1);
-    store_row(row0 + 26u, q0, c26_0, c26_1);
-    store_row(row0 + 27u, q0, c27_0, c27_1);
-    store_row(row0 + 28u, q0, c28_0, c28_1);
-    store_row(row0 + 29u, q0, c29_0, c29_1);
-    store_row(row0 + 30u, q0, c30_0, c30_1);
-    store_row(row0 + 31u, q0, c31_0, c31_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
+    store_row(row0 + 8u, q0, c8_0, c8_1, bb);
+    store_row(row0 + 9u, q0, c9_0, c9_1, bb);
+    store_row(row0 + 10u, q0, c10_0, c10_1, bb);
+    store_row(row0 + 11u, q0, c11_0, c11_1, bb);
+    store_row(row0 + 12u, q0, c12_0, c12_1, bb);
+    store_row(row0 + 13u, q0, c13_0, c13_1, bb);
+    store_row(row0 + 14u, q0, c14_0, c14_1, bb);
+    store_row(row0 + 15u, q0, c15_0, c15_1, bb);
+    store_row(row0 + 16u, q0, c16_0, c16_1, bb);
+    store_row(row0 + 17u, q0, c17_0, c17_1, bb);
+    store_row(row0 + 18u, q0, c18_0, c18_1, bb);
+    store_row(row0 + 19u, q0, c19_0, c19_1, bb);
+    store_row(row0 + 20u, q0, c20_0, c20_1, bb);
+    store_row(row0 + 21u, q0, c21_0, c21_1, bb);
+    store_row(row0 + 22u, q0, c22_0, c22_1, bb);
+    store_row(row0 + 23u, q0, c23_0, c23_1, bb);
+    store_row(row0 + 24u, q0, c24_0, c24_1, bb);
+    store_row(row0 + 25u, q0, c25_0, c25_1, bb);
+    store_row(row0 + 26u, q0, c26_0, c26_1, bb);
+    store_row(row0 + 27u, q0, c27_0, c27_1, bb);
+    store_row(row0 + 28u, q0, c28_0, c28_1, bb);
+    store_row(row0 + 29u, q0, c29_0, c29_1, bb);
+    store_row(row0 + 30u, q0, c30_0, c30_1, bb);
+    store_row(row0 + 31u, q0, c31_0, c31_1, bb);
 }
 
 // RM = 32 rows, 8 columns per lane; A layout 'r', B layout 'c' (see gen_matmul_subgroup.py).
@@ -5848,38 +5888,39 @@ fn gemm_sg32_k4_rc(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
         c31_0 = c31_0 + x31 * b0;
         c31_1 = c31_1 + x31 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
-    store_row(row0 + 8u, q0, c8_0, c8_1);
-    store_row(row0 + 9u, q0, c9_0, c9_1);
-    store_row(row0 + 10u, q0, c10_0, c10_1);
-    store_row(row0 + 11u, q0, c11_0, c11_1);
-    store_row(row0 + 12u, q0, c12_0, c12_1);
-    store_row(row0 + 13u, q0, c13_0, c13_1);
-    store_row(row0 + 14u, q0, c14_0, c14_1);
-    store_row(row0 + 15u, q0, c15_0, c15_1);
-    store_row(row0 + 16u, q0, c16_0, c16_1);
-    store_row(row0 + 17u, q0, c17_0, c17_1);
-    store_row(row0 + 18u, q0, c18_0, c18_1);
-    store_row(row0 + 19u, q0, c19_0, c19_1);
-    store_row(row0 + 20u, q0, c20_0, c20_1);
-    store_row(row0 + 21u, q0, c21_0, c21_1);
-    store_row(row0 + 22u, q0, c22_0, c22_1);
-    store_row(row0 + 23u, q0, c23_0, c23_1);
-    store_row(row0 + 24u, q0, c24_0, c24_1);
-    store_row(row0 + 25u, q0, c25_0, c25_1);
-    store_row(row0 + 26u, q0, c26_0, c26_1);
-    store_row(row0 + 27u, q0, c27_0, c27_1);
-    store_row(row0 + 28u, q0, c28_0, c28_1);
-    store_row(row0 + 29u, q0, c29_0, c29_1);
-    store_row(row0 + 30u, q0, c30_0, c30_1);
-    store_row(row0 + 31u, q0, c31_0, c31_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
+    store_row(row0 + 8u, q0, c8_0, c8_1, bb);
+    store_row(row0 + 9u, q0, c9_0, c9_1, bb);
+    store_row(row0 + 10u, q0, c10_0, c10_1, bb);
+    store_row(row0 + 11u, q0, c11_0, c11_1, bb);
+    store_row(row0 + 12u, q0, c12_0, c12_1, bb);
+    store_row(row0 + 13u, q0, c13_0, c13_1, bb);
+    store_row(row0 + 14u, q0, c14_0, c14_1, bb);
+    store_row(row0 + 15u, q0, c15_0, c15_1, bb);
+    store_row(row0 + 16u, q0, c16_0, c16_1, bb);
+    store_row(row0 + 17u, q0, c17_0, c17_1, bb);
+    store_row(row0 + 18u, q0, c18_0, c18_1, bb);
+    store_row(row0 + 19u, q0, c19_0, c19_1, bb);
+    store_row(row0 + 20u, q0, c20_0, c20_1, bb);
+    store_row(row0 + 21u, q0, c21_0, c21_1, bb);
+    store_row(row0 + 22u, q0, c22_0, c22_1, bb);
+    store_row(row0 + 23u, q0, c23_0, c23_1, bb);
+    store_row(row0 + 24u, q0, c24_0, c24_1, bb);
+    store_row(row0 + 25u, q0, c25_0, c25_1, bb);
+    store_row(row0 + 26u, q0, c26_0, c26_1, bb);
+    store_row(row0 + 27u, q0, c27_0, c27_1, bb);
+    store_row(row0 + 28u, q0, c28_0, c28_1, bb);
+    store_row(row0 + 29u, q0, c29_0, c29_1, bb);
+    store_row(row0 + 30u, q0, c30_0, c30_1, bb);
+    store_row(row0 + 31u, q0, c31_0, c31_1, bb);
 }
 
 // RM = 32 rows, 8 columns per lane; A layout 'k', B layout 'c' (see gen_matmul_subgroup.py).
@@ -6489,36 +6530,37 @@ fn gemm_sg32_k4_kc(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
         c31_0 = c31_0 + x31 * b0;
         c31_1 = c31_1 + x31 * b1;
     }
-    store_row(row0 + 0u, q0, c0_0, c0_1);
-    store_row(row0 + 1u, q0, c1_0, c1_1);
-    store_row(row0 + 2u, q0, c2_0, c2_1);
-    store_row(row0 + 3u, q0, c3_0, c3_1);
-    store_row(row0 + 4u, q0, c4_0, c4_1);
-    store_row(row0 + 5u, q0, c5_0, c5_1);
-    store_row(row0 + 6u, q0, c6_0, c6_1);
-    store_row(row0 + 7u, q0, c7_0, c7_1);
-    store_row(row0 + 8u, q0, c8_0, c8_1);
-    store_row(row0 + 9u, q0, c9_0, c9_1);
-    store_row(row0 + 10u, q0, c10_0, c10_1);
-    store_row(row0 + 11u, q0, c11_0, c11_1);
-    store_row(row0 + 12u, q0, c12_0, c12_1);
-    store_row(row0 + 13u, q0, c13_0, c13_1);
-    store_row(row0 + 14u, q0, c14_0, c14_1);
-    store_row(row0 + 15u, q0, c15_0, c15_1);
-    store_row(row0 + 16u, q0, c16_0, c16_1);
-    store_row(row0 + 17u, q0, c17_0, c17_1);
-    store_row(row0 + 18u, q0, c18_0, c18_1);
-    store_row(row0 + 19u, q0, c19_0, c19_1);
-    store_row(row0 + 20u, q0, c20_0, c20_1);
-    store_row(row0 + 21u, q0, c21_0, c21_1);
-    store_row(row0 + 22u, q0, c22_0, c22_1);
-    store_row(row0 + 23u, q0, c23_0, c23_1);
-    store_row(row0 + 24u, q0, c24_0, c24_1);
-    store_row(row0 + 25u, q0, c25_0, c25_1);
-    store_row(row0 + 26u, q0, c26_0, c26_1);
-    store_row(row0 + 27u, q0, c27_0, c27_1);
-    store_row(row0 + 28u, q0, c28_0, c28_1);
-    store_row(row0 + 29u, q0, c29_0, c29_1);
-    store_row(row0 + 30u, q0, c30_0, c30_1);
-    store_row(row0 + 31u, q0, c31_0, c31_1);
+    let bb = bias_of(q0);
+    store_row(row0 + 0u, q0, c0_0, c0_1, bb);
+    store_row(row0 + 1u, q0, c1_0, c1_1, bb);
+    store_row(row0 + 2u, q0, c2_0, c2_1, bb);
+    store_row(row0 + 3u, q0, c3_0, c3_1, bb);
+    store_row(row0 + 4u, q0, c4_0, c4_1, bb);
+    store_row(row0 + 5u, q0, c5_0, c5_1, bb);
+    store_row(row0 + 6u, q0, c6_0, c6_1, bb);
+    store_row(row0 + 7u, q0, c7_0, c7_1, bb);
+    store_row(row0 + 8u, q0, c8_0, c8_1, bb);
+    store_row(row0 + 9u, q0, c9_0, c9_1, bb);
+    store_row(row0 + 10u, q0, c10_0, c10_1, bb);
+    store_row(row0 + 11u, q0, c11_0, c11_1, bb);
+    store_row(row0 + 12u, q0, c12_0, c12_1, bb);
+    store_row(row0 + 13u, q0, c13_0, c13_1, bb);
+    store_row(row0 + 14u, q0, c14_0, c14_1, bb);
+    store_row(row0 + 15u, q0, c15_0, c15_1, bb);
+    store_row(row0 + 16u, q0, c16_0, c16_1, bb);
+    store_row(row0 + 17u, q0, c17_0, c17_1, bb);
+    store_row(row0 + 18u, q0, c18_0, c18_1, bb);
+    store_row(row0 + 19u, q0, c19_0, c19_1, bb);
+    store_row(row0 + 20u, q0, c20_0, c20_1, bb);
+    store_row(row0 + 21u, q0, c21_0, c21_1, bb);
+    store_row(row0 + 22u, q0, c22_0, c22_1, bb);
+    store_row(row0 + 23u, q0, c23_0, c23_1, bb);
+    store_row(row0 + 24u, q0, c24_0, c24_1, bb);
+    store_row(row0 + 25u, q0, c25_0, c25_1, bb);
+    store_row(row0 + 26u, q0, c26_0, c26_1, bb);
+    store_row(row0 + 27u, q0, c27_0, c27_1, bb);
+    store_row(row0 + 28u, q0, c28_0, c28_1, bb);
+    store_row(row0 + 29u, q0, c29_0, c29_1, bb);
+    store_row(row0 + 30u, q0, c30_0, c30_1, bb);
+    store_row(row0 + 31u, q0, c31_0, c31_1, bb);
 }
