@@ -35,7 +35,7 @@ struct PanelParams {
     ldo: u32,       // row stride of V and Y (elements)
     o_off: u32,     // element offset of the panel's V/Y block
     r_off: u32,     // element offset of R's diagonal entries of this panel
-    _p0: u32,
+    tex_rows: u32,  // workgroup g reads texture rows g*tex_rows.. (a pair of panels)
     _p1: u32,
     _p2: u32,
 }
@@ -45,6 +45,12 @@ struct PanelParams {
 @group(0) @binding(2) var<storage, read_write> vout: array<f32>;
 @group(0) @binding(3) var<storage, read_write> yout: array<f32>;
 @group(0) @binding(4) var<storage, read_write> rdiag: array<f32>;
+// Workgroup 1 of a pair dispatch (two matrices' panels at once, one per
+// core on lavapipe) writes these instead; a single dispatch binds the same
+// buffers again.
+@group(0) @binding(5) var<storage, read_write> vout2: array<f32>;
+@group(0) @binding(6) var<storage, read_write> yout2: array<f32>;
+@group(0) @binding(7) var<storage, read_write> rdiag2: array<f32>;
 
 override WG: u32 = 8u;
 // 8-lane subgroups: per-subgroup partial sums (up to 24 vec4 groups each),
@@ -179,12 +185,13 @@ def entry(NB, R, mode):
     if mode == "none":
         w(f"// NB = {NB} columns, R = {R} rows per invocation, no subgroup operations.")
         w("@compute @workgroup_size(WG)")
-        w(f"fn qr_panel_nb{NB}_r{R}_nosg(@builtin(local_invocation_index) t: u32) {{")
+        w(f"fn qr_panel_nb{NB}_r{R}_nosg(@builtin(local_invocation_index) t: u32,")
+        w("        @builtin(workgroup_id) wid: vec3<u32>) {")
     elif mode == "any":
         w(f"// NB = {NB} columns, R = {R} rows per invocation, any subgroup size.")
         w("@compute @workgroup_size(WG)")
         w(f"fn qr_panel_nb{NB}_r{R}_any(@builtin(local_invocation_index) t: u32,")
-        w("        @builtin(subgroup_invocation_id) lane: u32) {")
+        w("        @builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: vec3<u32>) {")
         w("    if (t == 0u) {")
         w("        atomicStore(&gcount, 0u);")
         w("    }")
@@ -199,14 +206,16 @@ def entry(NB, R, mode):
         w(f"// NB = {NB} columns, R = {R} rows per invocation, 8-lane subgroups.")
         w("@compute @workgroup_size(WG)")
         w(f"fn qr_panel_nb{NB}_r{R}(@builtin(local_invocation_index) t: u32,")
-        w("        @builtin(subgroup_invocation_id) lane: u32) {")
+        w("        @builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: vec3<u32>) {")
         w("    let sg = t / 8u;")
+    w("    let second = wid.x == 1u;")
+    w("    let tr = select(0u, pp.tex_rows, second);")
     for r in range(R):
         w(f"    let i{r} = t + WG * {r}u;")
     # load
     for r in range(R):
         for q in range(NB // 4):
-            w(f"    let l{r}_{q} = select(vec4<f32>(0.0), textureLoad(panel, vec2<u32>({q}u, i{r}), 0), i{r} < pp.nr);")
+            w(f"    let l{r}_{q} = select(vec4<f32>(0.0), textureLoad(panel, vec2<u32>({q}u, tr + i{r}), 0), i{r} < pp.nr);")
         for c in range(NB):
             w(f"    var x{r}_{c} = l{r}_{c // 4}[{c % 4}];")
             w(f"    var y{r}_{c} = 0.0;")
@@ -243,7 +252,11 @@ def entry(NB, R, mode):
     w(f"{ind}let tau = select(0.0, (alpha - x0) / alpha, refl);")
     w(f"{ind}let scal = select(0.0, 1.0 / (x0 - alpha), refl);")
     w(f"{ind}if (t == 0u && j < pp.nb) {{")
-    w(f"{ind}    rdiag[pp.r_off + j] = alpha / sc0;")
+    w(f"{ind}    if (second) {{")
+    w(f"{ind}        rdiag2[pp.r_off + j] = alpha / sc0;")
+    w(f"{ind}    }} else {{")
+    w(f"{ind}        rdiag[pp.r_off + j] = alpha / sc0;")
+    w(f"{ind}    }}")
     w(f"{ind}}}")
     # d_c = v^T slot_c, masked: a-slots get tau*d (update), v-slots keep d (z for Y)
     for c in range(1, NB):
@@ -268,9 +281,15 @@ def entry(NB, R, mode):
     for r in range(R):
         w(f"    if (i{r} < pp.nr) {{")
         w(f"        let o{r} = pp.o_off + i{r} * pp.ldo;")
+        w("        if (second) {")
         for c in range(NB):
-            w(f"        vout[o{r} + {c}u] = x{r}_{c};")
-            w(f"        yout[o{r} + {c}u] = y{r}_{c};")
+            w(f"            vout2[o{r} + {c}u] = x{r}_{c};")
+            w(f"            yout2[o{r} + {c}u] = y{r}_{c};")
+        w("        } else {")
+        for c in range(NB):
+            w(f"            vout[o{r} + {c}u] = x{r}_{c};")
+            w(f"            yout[o{r} + {c}u] = y{r}_{c};")
+        w("        }")
         w("    }")
     w("}")
     return "\n".join(out)

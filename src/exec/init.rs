@@ -3,7 +3,7 @@
 //! orthogonal in `kernels::orthogonal`, values from a file uploaded).
 
 use super::tensors::{Act, Buffers};
-use crate::gpu::{Gpu, GpuError};
+use crate::gpu::{Gpu, GpuError, Warm};
 use crate::init::{Component, Sampler, Shape};
 use crate::kernels::embed::{EmbedRows, encode_embed, sinusoidal};
 use crate::kernels::loss::{EPT, LossParams, encode_loss_kernel};
@@ -84,6 +84,32 @@ pub(crate) fn fill_rows(
     Ok(())
 }
 
+/// The large pipelines initializing and stepping `model` will compile, for
+/// a second thread to compile ahead ([`Gpu::prewarm`]): the linear layers'
+/// GEMM and each orthogonal shape's QR, in the order they are first needed.
+pub fn warm_list(gpu: &Gpu, model: &Model) -> Vec<Warm> {
+    let mut v: Vec<Warm> = Vec::new();
+    let mut add = |w: Vec<Warm>| {
+        for w in w {
+            if !v.contains(&w) {
+                v.push(w);
+            }
+        }
+    };
+    let params = model.params.iter().flat_map(|p| {
+        let parts = p.parts.iter();
+        std::iter::once(p).chain(parts)
+    });
+    for p in params {
+        if matches!(p.sampler, Sampler::Orthogonal { .. }) {
+            let (n, m) = (p.rows.max(p.cols), p.rows.min(p.cols));
+            add(crate::kernels::qr::Qr::warm_list(gpu, n, m));
+        }
+    }
+    add(gpu.gemm_variant().warm(&[('r', 'n')]));
+    v
+}
+
 /// Records the initialization of the input and of every parameter.
 pub(crate) fn encode_model(
     gpu: &Gpu,
@@ -104,11 +130,56 @@ pub(crate) fn encode_model(
         let input = &bufs.acts[model.input.0];
         fill_rows(gpu, enc, bufs, input, parts, stream(0, Role::Input))?;
     }
+    // Orthogonal parameters of one shape are drawn two at a time (their
+    // QR panels share a dispatch); the values are those of one at a time.
+    let mut pending: Option<usize> = None;
     for (i, p) in model.params.iter().enumerate() {
-        if p.parts.is_empty() {
-            encode_param(gpu, enc, &bufs.params[i], p, stream)?;
-        } else {
+        if !p.parts.is_empty() {
             encode_parts(gpu, enc, &bufs.params[i], p, stream)?;
+            continue;
+        }
+        if !matches!(p.sampler, Sampler::Orthogonal { .. }) {
+            encode_param(gpu, enc, &bufs.params[i], p, stream)?;
+            continue;
+        }
+        match pending.take() {
+            Some(j) if model.params[j].init_shape() == p.init_shape() => {
+                encode_orthogonal_pair(gpu, enc, bufs, model, [j, i], stream)?;
+            }
+            Some(j) => {
+                encode_param(gpu, enc, &bufs.params[j], &model.params[j], stream)?;
+                pending = Some(i);
+            }
+            None => pending = Some(i),
+        }
+    }
+    if let Some(j) = pending {
+        encode_param(gpu, enc, &bufs.params[j], &model.params[j], stream)?;
+    }
+    Ok(())
+}
+
+/// Records two orthogonal parameters of one shape ([`orthogonal::encode_pair`]),
+/// then their override scales.
+fn encode_orthogonal_pair(
+    gpu: &Gpu,
+    enc: &mut wgpu::CommandEncoder,
+    bufs: &Buffers,
+    model: &Model,
+    ids: [usize; 2],
+    stream: &dyn Fn(u32, Role) -> Draw,
+) -> Result<(), GpuError> {
+    let ps = ids.map(|i| &model.params[i]);
+    let gains = ps.map(|p| match p.sampler {
+        Sampler::Orthogonal { gain } => gain,
+        _ => 1.0,
+    });
+    let outs = ids.map(|i| &bufs.params[i]);
+    let draws = ps.map(|p| stream(p.layer, p.role));
+    orthogonal::encode_pair(gpu, enc, outs, gains, ps[0].init_shape(), draws)?;
+    for (k, p) in ps.iter().enumerate() {
+        if let Some(s) = p.scale {
+            scale_inplace(gpu, enc, outs[k], p.len(), s as f32)?;
         }
     }
     Ok(())
@@ -122,13 +193,14 @@ fn encode_param(
     p: &Param,
     stream: &dyn Fn(u32, Role) -> Draw,
 ) -> Result<(), GpuError> {
-    let shape = Shape {
-        rows: p.rows,
-        cols: p.cols,
-        fan_in: p.fan_in,
-        fan_out: p.fan_out,
-    };
-    encode(gpu, enc, out, &p.sampler, shape, stream(p.layer, p.role))?;
+    encode(
+        gpu,
+        enc,
+        out,
+        &p.sampler,
+        p.init_shape(),
+        stream(p.layer, p.role),
+    )?;
     if let Some(s) = p.scale {
         scale_inplace(gpu, enc, out, p.len(), s as f32)?;
     }

@@ -7,7 +7,7 @@ pub mod pipelines;
 pub mod runtime_dir;
 
 pub use context::{AdapterReport, BackendChoice, Gpu, GpuOptions, list_adapters};
-pub use pipelines::Shader;
+pub use pipelines::{Shader, Warm};
 
 /// Everything that can go wrong on the GPU side, each naming what it concerns.
 #[derive(Debug, thiserror::Error)]

@@ -143,11 +143,16 @@ struct PipelineKey {
     constants: Vec<(String, u64)>,
 }
 
+type Slot = Arc<Mutex<Option<Arc<wgpu::ComputePipeline>>>>;
+
 /// Compiled modules and pipelines of one device.
 #[derive(Default)]
 pub(crate) struct PipelineCache {
     modules: Mutex<HashMap<(Shader, bool), Arc<wgpu::ShaderModule>>>,
-    pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
+    /// One slot per pipeline, locked while it compiles: a second thread
+    /// asking for it (see [`Gpu::prewarm`]) waits instead of compiling it
+    /// again.
+    pipelines: Mutex<HashMap<PipelineKey, Slot>>,
     compiled: Mutex<usize>,
 }
 
@@ -165,6 +170,14 @@ fn no_panic<T>(kernel: &str, f: impl FnOnce() -> T) -> Result<T, GpuError> {
             detail: format!("the shader compiler failed: {msg}"),
         }
     })
+}
+
+/// A pipeline to compile ahead of its first use ([`Gpu::prewarm`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Warm {
+    pub shader: Shader,
+    pub entry: String,
+    pub constants: Vec<(&'static str, f64)>,
 }
 
 /// Workgroup-size override constants are named `WG` (x) by convention.
@@ -191,7 +204,11 @@ impl Gpu {
                 .map(|(k, v)| (k.to_string(), v.to_bits()))
                 .collect(),
         };
-        if let Some(p) = self.lock_pipelines().get(&key) {
+        let slot = self.lock_pipelines().entry(key).or_default().clone();
+        // A poisoned slot only means a compile panicked (no_panic catches
+        // those); the slot then still holds None and is compiled again.
+        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = slot.as_ref() {
             return Ok(p.clone());
         }
         self.check_workgroup(shader, entry, constants)?;
@@ -219,7 +236,7 @@ impl Gpu {
                 detail: e.to_string(),
             })??;
         let pipeline = Arc::new(pipeline);
-        self.lock_pipelines().insert(key, pipeline.clone());
+        *slot = Some(pipeline.clone());
         if let Ok(mut n) = self.pipelines.compiled.lock() {
             *n += 1;
         }
@@ -227,13 +244,23 @@ impl Gpu {
     }
 
     /// How many pipelines this process compiled so far (for the no-waste checks).
+    /// Compiles `items` ahead of their use, meant for a second thread while
+    /// the first starts work: even with its shader cache warm, lavapipe
+    /// spends 0.1–0.3 s of one core on each large pipeline (the GEMM's, the
+    /// QR panel's), and a run waits for them one after another. A pipeline
+    /// the other thread asks for meanwhile is compiled once (it waits);
+    /// errors are left for that real use to report.
+    pub fn prewarm(&self, items: &[Warm]) {
+        for w in items {
+            let _ = self.pipeline(w.shader, &w.entry, &w.constants, false);
+        }
+    }
+
     pub fn pipelines_compiled(&self) -> usize {
         self.pipelines.compiled.lock().map(|n| *n).unwrap_or(0)
     }
 
-    fn lock_pipelines(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>> {
+    fn lock_pipelines(&self) -> std::sync::MutexGuard<'_, HashMap<PipelineKey, Slot>> {
         // A poisoned lock only means another thread panicked mid-insert; the map is still usable.
         self.pipelines
             .pipelines

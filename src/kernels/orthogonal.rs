@@ -90,6 +90,11 @@ fn encode_source(
     encode_elementwise(gpu, enc, g, &normal, len as u32, src)
 }
 
+/// Matrices at most this tall are generated two at a time when a model has
+/// two orthogonal parameters of one shape ([`encode_pair`]); the memory plan
+/// counts a second set of QR buffers for them.
+pub const PAIR_MAX_ROWS: usize = 2048;
+
 /// Records the construction of gain·Q into `out` (shape rows × cols).
 pub fn encode(
     gpu: &Gpu,
@@ -102,22 +107,46 @@ pub fn encode(
     let (n, m) = (shape.rows.max(shape.cols), shape.rows.min(shape.cols));
     // The QR's buffers are kept for the next layer of the same shape:
     // allocating and zero-filling them costs more than a small QR.
-    let fits = |s: &QrScratch| s.qr.shape() == (n, m);
-    let Ok(s) = scratch::cached(gpu, fits, || QrScratch::new(gpu, n, m)) else {
+    let fits = |s: &QrSets| s.fit(n, m, 1);
+    let Ok(s) = scratch::cached(gpu, fits, || QrSets::new(gpu, n, m, 1)) else {
         return encode_stewart(gpu, enc, out, gain, shape, draw);
     };
-    let (qr, rdiag) = (&s.qr, (&s.rdiag).into());
-    match &s.source {
-        Some(g) => {
-            encode_source(gpu, enc, g, n * m, draw)?;
-            qr.load(gpu, enc, g.into())?;
+    let s = &s.0[0];
+    s.source(gpu, enc, n * m, draw)?;
+    s.qr.factor(gpu, enc, (&s.rdiag).into())?;
+    s.finish(gpu, enc, out, gain, shape)
+}
+
+/// Records two constructions of one shape, as two [`encode`] calls would
+/// (the same values), but with the QRs' panels factored two at a time: a
+/// panel is one workgroup, which on lavapipe leaves the second core idle.
+pub fn encode_pair(
+    gpu: &Gpu,
+    enc: &mut wgpu::CommandEncoder,
+    outs: [&wgpu::Buffer; 2],
+    gains: [f64; 2],
+    shape: Shape,
+    draws: [Draw; 2],
+) -> Result<(), GpuError> {
+    let (n, m) = (shape.rows.max(shape.cols), shape.rows.min(shape.cols));
+    let fits = |s: &QrSets| s.fit(n, m, 2);
+    let sets = (n <= PAIR_MAX_ROWS)
+        .then(|| scratch::cached(gpu, fits, || QrSets::new(gpu, n, m, 2)).ok())
+        .flatten()
+        .filter(|s| s.0[0].qr.pairs_with(gpu, &s.0[1].qr));
+    let Some(sets) = sets else {
+        for k in 0..2 {
+            encode(gpu, enc, outs[k], gains[k], shape, draws[k])?;
         }
-        None => encode_source(gpu, enc, &qr.work, n * m, draw)?,
-    }
-    qr.factor(gpu, enc, rdiag)?;
-    let scale = ColumnScale::SignOfR { gain: gain as f32 };
-    qr.form_q(gpu, enc, rdiag, scale)?;
-    qr.store(gpu, enc, out.into(), shape.rows < shape.cols)
+        return Ok(());
+    };
+    let [a, b] = [&sets.0[0], &sets.0[1]];
+    a.source(gpu, enc, n * m, draws[0])?;
+    b.source(gpu, enc, n * m, draws[1])?;
+    let items = [(&a.qr, (&a.rdiag).into()), (&b.qr, (&b.rdiag).into())];
+    Qr::factor_all(gpu, enc, &items)?;
+    a.finish(gpu, enc, outs[0], gains[0], shape)?;
+    b.finish(gpu, enc, outs[1], gains[1], shape)
 }
 
 /// The orthogonal init's QR scratch, kept per device (the last shape): the
@@ -127,6 +156,21 @@ struct QrScratch {
     qr: Qr,
     rdiag: wgpu::Buffer,
     source: Option<wgpu::Buffer>,
+}
+
+/// One or two [`QrScratch`] of one shape (two for [`encode_pair`]; a lone
+/// matrix then uses the first).
+struct QrSets(Vec<QrScratch>);
+
+impl QrSets {
+    fn new(gpu: &Gpu, n: usize, m: usize, count: usize) -> Result<QrSets, GpuError> {
+        let sets = (0..count).map(|_| QrScratch::new(gpu, n, m));
+        Ok(QrSets(sets.collect::<Result<_, _>>()?))
+    }
+
+    fn fit(&self, n: usize, m: usize, count: usize) -> bool {
+        self.0.len() >= count && self.0[0].qr.shape() == (n, m)
+    }
 }
 
 impl QrScratch {
@@ -142,6 +186,37 @@ impl QrScratch {
             source,
             qr,
         })
+    }
+
+    /// The Gaussian source of `draw` into the QR's working matrix.
+    fn source(
+        &self,
+        gpu: &Gpu,
+        enc: &mut wgpu::CommandEncoder,
+        len: usize,
+        draw: Draw,
+    ) -> Result<(), GpuError> {
+        match &self.source {
+            Some(g) => {
+                encode_source(gpu, enc, g, len, draw)?;
+                self.qr.load(gpu, enc, g.into())
+            }
+            None => encode_source(gpu, enc, &self.qr.work, len, draw),
+        }
+    }
+
+    /// Q with its columns times gain·sign(R_jj), written to `out`.
+    fn finish(
+        &self,
+        gpu: &Gpu,
+        enc: &mut wgpu::CommandEncoder,
+        out: &wgpu::Buffer,
+        gain: f64,
+        shape: Shape,
+    ) -> Result<(), GpuError> {
+        let scale = ColumnScale::SignOfR { gain: gain as f32 };
+        self.qr.form_q(gpu, enc, (&self.rdiag).into(), scale)?;
+        self.qr.store(gpu, enc, out.into(), shape.rows < shape.cols)
     }
 }
 

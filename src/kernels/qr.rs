@@ -12,7 +12,11 @@
 //! Q = H₁·H₂⋯[I; 0] backwards (Q ← Q − Y·(Vᵀ·Q)) are GEMMs with an inner
 //! dimension of 128 instead of 32: twice as fast on lavapipe, and the shape
 //! GPUs want. All go through [`encode_gemm`], so they run at the adapter's
-//! GEMM speed. The panel kernel scales columns by powers of two and
+//! GEMM speed. Two QRs of one shape can be factored together
+//! ([`Qr::factor_all`]): each panel of both is one dispatch of two
+//! workgroups, so that lavapipe runs them on both cores (a lone panel is one
+//! workgroup, one core); the orthogonal init draws a model's layers of one
+//! shape in pairs so. The panel kernel scales columns by powers of two and
 //! keeps R's diagonal to full relative accuracy; R_jj = −sign(a_jj)·‖a_j‖ as in
 //! LAPACK's geqrf (the last column of a square matrix keeps its sign).
 //!
@@ -40,7 +44,7 @@
 
 use crate::gpu::buffers::View;
 use crate::gpu::{Gpu, GpuError, Shader};
-use crate::kernels::gemm::{Gemm, encode_gemm};
+use crate::kernels::gemm::{Gemm, encode_gemm_with};
 use crate::kernels::scratch::{self, TexSlot};
 
 // The panel kernel's choice and dispatch; it moves with this file.
@@ -236,32 +240,7 @@ impl Qr {
         enc: &mut wgpu::CommandEncoder,
         rdiag: View<'_>,
     ) -> Result<(), GpuError> {
-        let m = self.m;
-        // Merging reads Y's rows above each panel: zeros, not the last
-        // factorisation's.
-        enc.clear_buffer(&self.y, 0, None);
-        for b0 in (0..m).step_by(NB2) {
-            let end = (b0 + NB2).min(m);
-            for j0 in (b0..end).step_by(NB) {
-                self.panel(gpu, enc, j0, rdiag)?;
-                if j0 + NB < end {
-                    // The rest of the block with this panel's own Y.
-                    self.apply(
-                        gpu,
-                        enc,
-                        [&self.y, &self.v, &self.work],
-                        [j0, NB],
-                        [j0 + NB, end],
-                    )?;
-                }
-                self.merge(gpu, enc, b0, j0)?;
-            }
-            if end < m {
-                let k = (end - b0).next_multiple_of(NB);
-                self.apply(gpu, enc, [&self.yb, &self.v, &self.work], [b0, k], [end, m])?;
-            }
-        }
-        Ok(())
+        Qr::factor_all(gpu, enc, &[(self, rdiag)])
     }
 
     /// T ← T − R·(Lᵀ·T) for T = rows r0.., columns c0..c1 of `t`, with the k
@@ -283,7 +262,8 @@ impl Qr {
             c_si: ld as u32,
             ..Gemm::new(k, c1 - c0, nr, [1, ld, ld, 1])
         };
-        encode_gemm(gpu, enc, &g1, l, t, None, &self.w)?;
+        let variant = gpu.gemm_variant().copying_transposes();
+        encode_gemm_with(gpu, variant, enc, &g1, l, t, None, &self.w)?;
         let g2 = Gemm {
             a_off: blk as u32,
             c_off: (r0 * ld + c0) as u32,
@@ -292,7 +272,7 @@ impl Qr {
             accumulate: 1,
             ..Gemm::new(nr, c1 - c0, k, [ld, 1, ld, 1])
         };
-        encode_gemm(gpu, enc, &g2, r, &self.w, None, t)
+        encode_gemm_with(gpu, variant, enc, &g2, r, &self.w, None, t)
     }
 
     /// Merges panel j0's Y into the Y of the block starting at column b0:
@@ -323,35 +303,48 @@ impl Qr {
         self.helper(gpu, enc, "qr_copy_block", p, &res, nr * NB)
     }
 
-    /// Copies rows × cols of `buf` (row stride ld, from element `off`) into
-    /// the QR's texture: texel (q, i) = block[i, 4q..4q+3].
+    /// Copies rows × cols of each buffer (row stride ld, from element
+    /// `off`) into scratch texture `slot`, the block of buffer k from
+    /// texture row `bufs[k].1`: texel (q, r0 + i) = block[i, 4q..4q+3].
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn copy_to_texture(
         &self,
         gpu: &Gpu,
         enc: &mut wgpu::CommandEncoder,
-        buf: &wgpu::Buffer,
+        slot: TexSlot,
+        bufs: &[(&wgpu::Buffer, usize)],
         off: usize,
         rows: usize,
         cols: usize,
     ) -> Result<wgpu::TextureView, GpuError> {
         let texels = cols.div_ceil(4) as u32;
-        let t = scratch::texture(gpu, TexSlot::Qr, texels, rows as u32)?;
-        enc.copy_buffer_to_texture(
-            wgpu::TexelCopyBufferInfo {
-                buffer: buf,
-                layout: wgpu::TexelCopyBufferLayout {
-                    offset: (off * 4) as u64,
-                    bytes_per_row: Some((self.ld * 4) as u32),
-                    rows_per_image: None,
+        let height = bufs.iter().map(|(_, r0)| r0 + rows).max().unwrap_or(rows);
+        let t = scratch::texture(gpu, slot, texels, height as u32)?;
+        for &(buf, r0) in bufs {
+            enc.copy_buffer_to_texture(
+                wgpu::TexelCopyBufferInfo {
+                    buffer: buf,
+                    layout: wgpu::TexelCopyBufferLayout {
+                        offset: (off * 4) as u64,
+                        bytes_per_row: Some((self.ld * 4) as u32),
+                        rows_per_image: None,
+                    },
                 },
-            },
-            t.as_image_copy(),
-            wgpu::Extent3d {
-                width: texels,
-                height: rows as u32,
-                depth_or_array_layers: 1,
-            },
-        );
+                wgpu::TexelCopyTextureInfo {
+                    origin: wgpu::Origin3d {
+                        x: 0,
+                        y: r0 as u32,
+                        z: 0,
+                    },
+                    ..t.as_image_copy()
+                },
+                wgpu::Extent3d {
+                    width: texels,
+                    height: rows as u32,
+                    depth_or_array_layers: 1,
+                },
+            );
+        }
         Ok(t.create_view(&Default::default()))
     }
 
@@ -392,7 +385,7 @@ impl Qr {
             enc.copy_buffer_to_buffer(&self.q, 0, out.buffer, out.offset, (n * m * 4) as u64);
             return Ok(());
         }
-        let tex = self.copy_to_texture(gpu, enc, &self.q, 0, n, m)?;
+        let tex = self.copy_to_texture(gpu, enc, TexSlot::Qr, &[(&self.q, 0)], 0, n, m)?;
         let res = [
             (2, out.binding()),
             (4, wgpu::BindingResource::TextureView(&tex)),

@@ -21,9 +21,11 @@ pub(crate) enum TexSlot {
     Qr = 3,
     /// The statistics reduction's pieces (`kernels::reduce`).
     Stats = 4,
+    /// A pair of QR panels factored by one dispatch (`kernels::qr`).
+    QrPair = 5,
 }
 
-const SLOTS: usize = 5;
+const SLOTS: usize = 6;
 
 #[derive(Clone, Default)]
 struct Textures(Arc<Mutex<[Option<wgpu::Texture>; SLOTS]>>);

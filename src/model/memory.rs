@@ -6,6 +6,7 @@ use super::{GradStore, Model, Op, Param};
 use crate::config::{Loss, Target};
 use crate::gpu::human_bytes;
 use crate::init::Sampler;
+use crate::kernels::orthogonal::PAIR_MAX_ROWS;
 
 /// Which dimension drives a tensor's size (and so what the user can shrink).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +75,9 @@ fn qr_ld(m: usize) -> usize {
 /// Q is stored through (n × ld), the subgroup GEMM's B and old-C textures,
 /// which grow to n × ld for the QR's trailing updates, W (128 × ld), R's
 /// diagonal and, when ld ≠ m, the dense source (n × m).
+/// Two orthogonal parameters of one shape in a row (at most
+/// `PAIR_MAX_ROWS` tall) are drawn as a pair: a second set of the five
+/// n × ld matrices, W, R's diagonal and source, and the pair's panel texture.
 /// Matrices whose n × ld does not fit one binding take Stewart's construction
 /// instead: its source and reflectors (n × m each), per parameter.
 fn orthogonal_scratch(model: &Model, limits: Limits) -> Vec<TensorSize> {
@@ -107,6 +111,23 @@ fn orthogonal_scratch(model: &Model, limits: Limits) -> Vec<TensorSize> {
         matches!(e.table, Sampler::Orthogonal { .. })
             .then(|| (e.vocab, dim, "orthogonal scratch embedding".to_string()))
     });
+    // Orthogonal parameters of one shape that follow each other (other
+    // parameters between them aside) are drawn in pairs, each with its own
+    // set of QR buffers (`exec::init::encode_model`).
+    let mut paired = Vec::new();
+    let mut prev = None;
+    for p in model.params.iter().filter(|p| p.parts.is_empty()) {
+        if !matches!(p.sampler, Sampler::Orthogonal { .. }) {
+            continue;
+        }
+        let shape = (p.rows.max(p.cols), p.rows.min(p.cols));
+        if prev == Some(shape) {
+            paired.push(shape);
+            prev = None;
+        } else {
+            prev = Some(shape);
+        }
+    }
     for (rows, cols, named) in params.chain(table) {
         let (n, m) = (rows.max(cols), rows.min(cols));
         let ld = qr_ld(m);
@@ -135,6 +156,15 @@ fn orthogonal_scratch(model: &Model, limits: Limits) -> Vec<TensorSize> {
             format!("orthogonal QR W, R diagonal, source ({n}x{m})"),
             extra,
         ));
+        if n <= PAIR_MAX_ROWS && paired.contains(&(n, m)) {
+            for what in ["working matrix", "V", "Y", "block Y", "Q"] {
+                v.push(w(format!("orthogonal QR pair {what} ({n}x{ld})"), n * ld));
+            }
+            v.push(w(
+                format!("orthogonal QR pair W, R diagonal, source, panels ({n}x{m})"),
+                extra + 2 * n * 32,
+            ));
+        }
     }
     v
 }

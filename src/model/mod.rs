@@ -94,6 +94,16 @@ impl Param {
         self.rows * self.cols
     }
 
+    /// The shape its sampler draws (rows, columns and the resolved fans).
+    pub fn init_shape(&self) -> crate::init::Shape {
+        crate::init::Shape {
+            rows: self.rows,
+            cols: self.cols,
+            fan_in: self.fan_in,
+            fan_out: self.fan_out,
+        }
+    }
+
     /// The export shape: `[rows]` for a vector, `[rows, cols]` for a matrix.
     pub fn shape(&self) -> Vec<usize> {
         if self.cols == 1 {
