@@ -160,60 +160,14 @@ pub fn execute(
     }
     let previous = resume_map(req.resume, &dir)?;
     let mut doc = new_doc(gpu, &plan, plan_hash, shard);
-    let (mut ran, mut skipped) = (0, 0);
     progress.start(plan.runs.len());
-    // A second thread compiles the large pipelines the runs will need
-    // while the first starts them (stopped once the runs end).
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    let mut warm: Vec<crate::gpu::Warm> = Vec::new();
-    for run in &plan.runs {
-        for w in exec::init::warm_list(gpu, &run.model) {
-            if !warm.contains(&w) {
-                warm.push(w);
-            }
-        }
-    }
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            for w in &warm {
-                if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    break;
-                }
-                gpu.prewarm(std::slice::from_ref(w));
-            }
-        });
-        let mut runs = || -> Result<(), RunError> {
-            for (i, run) in plan.runs.iter().enumerate() {
-                let (spec, hash) = (&run.spec, &run.hash);
-                crate::fault::set_run(i + 1);
-                progress.run_started(i, &spec.label);
-                if let Some(r) = previous.get(hash) {
-                    // The measurements are the finished run's; the identity (label,
-                    // arm, swept values) is the current plan's.
-                    doc.runs.push(RunResult {
-                        id: spec.id.clone(),
-                        label: spec.label.clone(),
-                        group: spec.group.clone(),
-                        variant: spec.variant.clone(),
-                        params: spec.params.clone(),
-                        ..r.clone()
-                    });
-                    skipped += 1;
-                } else {
-                    let r = run_one(gpu, run, req, &dir)?;
-                    doc.runs.push(r);
-                    ran += 1;
-                }
-                write_results(&dir, &doc).map_err(|e| {
-                    RunError::Failed(format!("writing results to {}: {e}", dir.display()))
-                })?;
-                progress.run_finished(i, previous.contains_key(hash));
-            }
-            Ok(())
-        };
-        let r = runs();
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        r
+    // A second thread compiles the large pipelines the runs will need while
+    // the first starts them.
+    let warm: Vec<_> = (plan.runs.iter())
+        .flat_map(|run| exec::init::warm_list(gpu, &run.model))
+        .collect();
+    let (ran, skipped) = gpu.prewarm_while(&warm, || {
+        run_plan(gpu, &plan, req, &dir, &previous, &mut doc, progress)
     })?;
     progress.finish();
     let images = if req.self_contained {
@@ -231,6 +185,46 @@ pub fn execute(
         figures,
         plan_runs,
     })
+}
+
+/// Runs (or takes from `previous`) every run of the plan in order, writing
+/// results.json after each; returns (ran, skipped).
+fn run_plan(
+    gpu: &Gpu,
+    plan: &Plan,
+    req: &RunRequest,
+    dir: &Path,
+    previous: &HashMap<String, RunResult>,
+    doc: &mut ResultsDoc,
+    progress: &mut dyn Progress,
+) -> Result<(usize, usize), RunError> {
+    let (mut ran, mut skipped) = (0, 0);
+    for (i, run) in plan.runs.iter().enumerate() {
+        let (spec, hash) = (&run.spec, &run.hash);
+        crate::fault::set_run(i + 1);
+        progress.run_started(i, &spec.label);
+        if let Some(r) = previous.get(hash) {
+            // The measurements are the finished run's; the identity (label,
+            // arm, swept values) is the current plan's.
+            doc.runs.push(RunResult {
+                id: spec.id.clone(),
+                label: spec.label.clone(),
+                group: spec.group.clone(),
+                variant: spec.variant.clone(),
+                params: spec.params.clone(),
+                ..r.clone()
+            });
+            skipped += 1;
+        } else {
+            let r = run_one(gpu, run, req, dir)?;
+            doc.runs.push(r);
+            ran += 1;
+        }
+        write_results(dir, doc)
+            .map_err(|e| RunError::Failed(format!("writing results to {}: {e}", dir.display())))?;
+        progress.run_finished(i, previous.contains_key(hash));
+    }
+    Ok((ran, skipped))
 }
 
 /// The output folder, created and tried (with `weights/` when exporting)

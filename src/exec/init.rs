@@ -85,29 +85,19 @@ pub(crate) fn fill_rows(
 }
 
 /// The large pipelines initializing and stepping `model` will compile, for
-/// a second thread to compile ahead ([`Gpu::prewarm`]): the linear layers'
+/// a second thread to compile ahead ([`Gpu::prewarm_while`]): the linear layers'
 /// GEMM and each orthogonal shape's QR, in the order they are first needed.
 pub fn warm_list(gpu: &Gpu, model: &Model) -> Vec<Warm> {
-    let mut v: Vec<Warm> = Vec::new();
-    let mut add = |w: Vec<Warm>| {
-        for w in w {
-            if !v.contains(&w) {
-                v.push(w);
-            }
-        }
-    };
-    let params = model.params.iter().flat_map(|p| {
-        let parts = p.parts.iter();
-        std::iter::once(p).chain(parts)
-    });
-    for p in params {
-        if matches!(p.sampler, Sampler::Orthogonal { .. }) {
-            let (n, m) = (p.rows.max(p.cols), p.rows.min(p.cols));
-            add(crate::kernels::qr::Qr::warm_list(gpu, n, m));
-        }
-    }
-    add(gpu.gemm_variant().warm(&[('r', 'n')]));
-    v
+    let params = model
+        .params
+        .iter()
+        .flat_map(|p| std::iter::once(p).chain(&p.parts));
+    let qrs = params
+        .filter(|p| matches!(p.sampler, Sampler::Orthogonal { .. }))
+        .flat_map(|p| {
+            crate::kernels::qr::Qr::warm_list(gpu, p.rows.max(p.cols), p.rows.min(p.cols))
+        });
+    qrs.chain(gpu.gemm_variant().warm(&[('r', 'n')])).collect()
 }
 
 /// Records the initialization of the input and of every parameter.

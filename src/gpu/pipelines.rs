@@ -150,7 +150,7 @@ type Slot = Arc<Mutex<Option<Arc<wgpu::ComputePipeline>>>>;
 pub(crate) struct PipelineCache {
     modules: Mutex<HashMap<(Shader, bool), Arc<wgpu::ShaderModule>>>,
     /// One slot per pipeline, locked while it compiles: a second thread
-    /// asking for it (see [`Gpu::prewarm`]) waits instead of compiling it
+    /// asking for it (see [`Gpu::prewarm_while`]) waits instead of compiling it
     /// again.
     pipelines: Mutex<HashMap<PipelineKey, Slot>>,
     compiled: Mutex<usize>,
@@ -172,7 +172,7 @@ fn no_panic<T>(kernel: &str, f: impl FnOnce() -> T) -> Result<T, GpuError> {
     })
 }
 
-/// A pipeline to compile ahead of its first use ([`Gpu::prewarm`]).
+/// A pipeline to compile ahead of its first use ([`Gpu::prewarm_while`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Warm {
     pub shader: Shader,
@@ -243,19 +243,31 @@ impl Gpu {
         Ok(pipeline)
     }
 
-    /// How many pipelines this process compiled so far (for the no-waste checks).
-    /// Compiles `items` ahead of their use, meant for a second thread while
-    /// the first starts work: even with its shader cache warm, lavapipe
-    /// spends 0.1–0.3 s of one core on each large pipeline (the GEMM's, the
-    /// QR panel's), and a run waits for them one after another. A pipeline
-    /// the other thread asks for meanwhile is compiled once (it waits);
-    /// errors are left for that real use to report.
-    pub fn prewarm(&self, items: &[Warm]) {
-        for w in items {
-            let _ = self.pipeline(w.shader, &w.entry, &w.constants, false);
-        }
+    /// Runs `work` while a second thread compiles `items` ahead of their
+    /// use: even with its shader cache warm, lavapipe spends 0.1–0.3 s of
+    /// one core on each large pipeline (the GEMM's, the QR panel's), and a
+    /// run would wait for them one after another. A pipeline both threads
+    /// ask for is compiled once (the second waits for it); one already
+    /// compiled costs a lookup. The thread stops at its next item once
+    /// `work` returns; its errors are left for the real use to report.
+    pub fn prewarm_while<T>(&self, items: &[Warm], work: impl FnOnce() -> T) -> T {
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for w in items {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let _ = self.pipeline(w.shader, &w.entry, &w.constants, false);
+                }
+            });
+            let out = work();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            out
+        })
     }
 
+    /// How many pipelines this process compiled so far (for the no-waste checks).
     pub fn pipelines_compiled(&self) -> usize {
         self.pipelines.compiled.lock().map(|n| *n).unwrap_or(0)
     }

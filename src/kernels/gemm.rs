@@ -211,7 +211,7 @@ impl GemmVariant {
 
     /// The large pipelines this variant compiles for operands in the
     /// given layouts ('r'/'k' for A, 'n'/'c' for B: see
-    /// `gemm_subgroup::encode_direct`), to compile ahead ([`Gpu::prewarm`]).
+    /// `gemm_subgroup::encode_direct`), to compile ahead ([`Gpu::prewarm_while`]).
     /// Only the subgroup kernels are worth it (0.2 s each on lavapipe).
     pub fn warm(&self, layouts: &[(char, char)]) -> Vec<Warm> {
         let GemmVariant::Subgroup {

@@ -129,12 +129,11 @@ pub fn encode_pair(
     draws: [Draw; 2],
 ) -> Result<(), GpuError> {
     let (n, m) = (shape.rows.max(shape.cols), shape.rows.min(shape.cols));
+    // Both panels of a pair share one texture.
+    let pairable = n <= PAIR_MAX_ROWS && 2 * n <= gpu.limits.max_texture_dimension_2d as usize;
     let fits = |s: &QrSets| s.fit(n, m, 2);
-    let sets = (n <= PAIR_MAX_ROWS)
-        .then(|| scratch::cached(gpu, fits, || QrSets::new(gpu, n, m, 2)).ok())
-        .flatten()
-        .filter(|s| s.0[0].qr.pairs_with(gpu, &s.0[1].qr));
-    let Some(sets) = sets else {
+    let sets = pairable.then(|| scratch::cached(gpu, fits, || QrSets::new(gpu, n, m, 2)));
+    let Some(Ok(sets)) = sets else {
         for k in 0..2 {
             encode(gpu, enc, outs[k], gains[k], shape, draws[k])?;
         }

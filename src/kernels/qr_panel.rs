@@ -2,7 +2,7 @@
 //! `qr_panel.wgsl` this adapter runs (by how it reduces across a
 //! workgroup), how large its workgroup is, its dispatch (one panel, or the
 //! same panel of two QRs at once), the factorisation's panel loop, and the
-//! pipelines a QR compiles (to compile ahead: `Gpu::prewarm`).
+//! pipelines a QR compiles (to compile ahead: `Gpu::prewarm_while`).
 
 use super::{NB, NB2, Qr, ROWS_PER_INVOCATION};
 use crate::gpu::buffers::View;
@@ -90,12 +90,13 @@ impl PanelKernel {
 
     /// The panel kernel for `nr` rows: shader, entry and constants.
     pub(super) fn warm(&self, nr: usize) -> Warm {
-        let wg = self.workgroup(nr) as f64;
+        let wg_n = self.workgroup(nr);
+        let wg = wg_n as f64;
         let base = format!("qr_panel_nb{NB}_r{ROWS_PER_INVOCATION}");
         let (shader, entry, constants) = match self.reduction {
             Reduction::Subgroup8 => (Shader::QrPanel, base, vec![("WG", wg)]),
             Reduction::Subgroup { min_sg } => {
-                let smax = (self.workgroup(nr) / min_sg).max(1) as f64;
+                let smax = (wg_n / min_sg).max(1) as f64;
                 (
                     Shader::QrPanel,
                     format!("{base}_any"),
@@ -126,31 +127,26 @@ impl PanelKernel {
 }
 
 impl Qr {
-    /// The large pipelines a QR of n × m compiles, in the order a second
-    /// thread should compile them ([`Gpu::prewarm`]): the GEMMs, then the
-    /// panel kernels from the last (smallest) panel up, while the first
-    /// thread starts with the first panel.
+    /// The large pipelines a QR of n × m compiles (with repeats: a compiled
+    /// one costs a lookup), in the order a second thread should compile
+    /// them ([`Gpu::prewarm_while`]): the GEMMs, then the panel kernels from
+    /// the last (smallest) panel up, while the first thread starts with the
+    /// first panel.
     pub fn warm_list(gpu: &Gpu, n: usize, m: usize) -> Vec<Warm> {
         let mut v = gpu
             .gemm_variant()
             .copying_transposes()
             .warm(&[('r', 'n'), ('k', 'n')]);
         let max_dim = gpu.limits.max_texture_dimension_2d as usize;
-        if let Some(k) =
-            PanelKernel::of(gpu).filter(|k| n <= (ROWS_PER_INVOCATION * k.max_wg).min(max_dim))
-        {
-            for j0 in (0..m.min(n)).step_by(NB).rev() {
-                let w = k.warm(n - j0);
-                if !v.contains(&w) {
-                    v.push(w);
-                }
-            }
+        let fits = |k: &PanelKernel| n <= (ROWS_PER_INVOCATION * k.max_wg).min(max_dim);
+        if let Some(k) = PanelKernel::of(gpu).filter(fits) {
+            v.extend((0..m.min(n)).step_by(NB).rev().map(|j0| k.warm(n - j0)));
         }
         v
     }
 
     /// Factors one QR, or two of the same shape with each panel of both
-    /// in one dispatch ([`Qr::pairs_with`]); every other step runs per QR,
+    /// in one dispatch (`orthogonal::encode_pair`); every other step runs per QR,
     /// exactly as alone.
     pub(crate) fn factor_all(
         gpu: &Gpu,
@@ -185,12 +181,6 @@ impl Qr {
             }
         }
         Ok(())
-    }
-
-    /// Whether this QR and `other` can factor their panels in one dispatch:
-    /// the same shape, and both panels fit one texture.
-    pub(crate) fn pairs_with(&self, gpu: &Gpu, other: &Qr) -> bool {
-        self.shape() == other.shape() && 2 * self.n <= gpu.limits.max_texture_dimension_2d as usize
     }
 
     /// One panel (`items` holds one QR), or the same panel of two QRs of
